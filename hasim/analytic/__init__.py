@@ -1,0 +1,32 @@
+"""Closed-form results the simulator is checked against.
+
+``queues``: Erlang B and C, M/M/c and M/M/c/K. ``reliability``: availability of a
+repairable component, nines, k-of-n systems with and without shared repair crews,
+and finite birth-death chains.
+"""
+
+from __future__ import annotations
+
+from hasim.analytic.queues import QueueMetrics, erlang_b, erlang_c, mmc, mmck
+from hasim.analytic.reliability import (
+    availability,
+    birth_death,
+    k_of_n,
+    k_of_n_repair,
+    nines,
+    repair_chain,
+)
+
+__all__ = [
+    "QueueMetrics",
+    "erlang_b",
+    "erlang_c",
+    "mmc",
+    "mmck",
+    "availability",
+    "nines",
+    "k_of_n",
+    "k_of_n_repair",
+    "repair_chain",
+    "birth_death",
+]
