@@ -56,39 +56,47 @@ def config_error(owner: str, param: str, allowed: str, value: Any) -> ConfigErro
     return ConfigError(f"{owner}: {param} must be {allowed}, got {value!r}")
 
 
-def _is_real(value: Any) -> bool:
+def _as_float(value: Any) -> float:
+    """``value`` as a float, or NaN if it is no real number (or too big for a float)."""
     # bool is an int subclass; True as a mean is a bug, not a number.
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        return math.nan
 
 
 def check_real(owner: str, param: str, value: Any, *, finite: bool = True) -> float:
     """Return ``value`` as a float if it is a real number (finite unless told)."""
-    if not _is_real(value) or math.isnan(value) or (finite and math.isinf(value)):
+    x = _as_float(value)
+    if math.isnan(x) or (finite and math.isinf(x)):
         raise config_error(owner, param, "a finite number" if finite else "a number", value)
-    return float(value)
+    return x
 
 
 def check_positive(owner: str, param: str, value: Any, *, finite: bool = True) -> float:
     """Return ``value`` as a float if it is a number > 0."""
-    allowed = "a number > 0" if finite else "a number > 0 (inf allowed)"
-    if not _is_real(value) or math.isnan(value) or value <= 0 or (finite and math.isinf(value)):
-        raise config_error(owner, param, allowed, value)
-    return float(value)
+    x = _as_float(value)
+    if not x > 0 or (finite and math.isinf(x)):
+        raise config_error(owner, param, "a number > 0" if finite else "a number > 0 or inf", value)
+    return x
 
 
 def check_nonnegative(owner: str, param: str, value: Any, *, finite: bool = True) -> float:
     """Return ``value`` as a float if it is a number >= 0."""
-    allowed = "a number >= 0" if finite else "a number >= 0 (inf allowed)"
-    if not _is_real(value) or math.isnan(value) or value < 0 or (finite and math.isinf(value)):
-        raise config_error(owner, param, allowed, value)
-    return float(value)
+    x = _as_float(value)
+    if not x >= 0 or (finite and math.isinf(x)):
+        raise config_error(owner, param, "a number >= 0" if finite else "a number >= 0 or inf", value)
+    return x
 
 
 def check_probability(owner: str, param: str, value: Any) -> float:
     """Return ``value`` as a float if it is a probability in [0, 1]."""
-    if not _is_real(value) or math.isnan(value) or not 0.0 <= value <= 1.0:
+    x = _as_float(value)
+    if not 0.0 <= x <= 1.0:
         raise config_error(owner, param, "a probability in [0, 1]", value)
-    return float(value)
+    return x
 
 
 def check_int(owner: str, param: str, value: Any, *, minimum: int = 0) -> int:
