@@ -1,0 +1,126 @@
+"""hasim: discrete-event simulation of highly available distributed architectures.
+
+Describe a design (servers, failures, repair, clients), run it on a SimPy
+clock, and read off request availability, uptime, incidents and recovery
+times, throughput and latency::
+
+    import hasim as hs
+
+    sim = hs.Simulation(seed=7)
+    web = hs.Server(sim, "web", workers=8, service_time=hs.Exponential(mean=5 * hs.ms),
+                    failures=hs.Failures(ttf=hs.Exponential(mean=30 * hs.days),
+                                         ttr=hs.LogNormal(median=20 * hs.minutes, sigma=0.6)))
+    hs.OpenLoop(sim, "users", target=web, rate=200, timeout=2.0)
+    result = sim.run(until=7 * hs.days)
+    result.summary()
+"""
+
+from __future__ import annotations
+
+from hasim import analytic, units
+from hasim.dist import (
+    Deterministic,
+    Distribution,
+    Empirical,
+    Exponential,
+    Gamma,
+    LogNormal,
+    Mixture,
+    Pareto,
+    Uniform,
+    Weibull,
+    as_distribution,
+)
+from hasim.errors import ConfigError, HasimError, SimulationError
+from hasim.faults import Failures, RepairCrews
+from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
+from hasim.metrics.result import RunResult, Summary
+from hasim.network import Network
+from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
+from hasim.sim import Component, Simulation
+from hasim.units import (
+    day,
+    days,
+    hour,
+    hours,
+    minute,
+    minutes,
+    ms,
+    parse,
+    second,
+    seconds,
+    us,
+    week,
+    weeks,
+    year,
+    years,
+)
+from hasim.workload import Client, ClosedLoop, OpenLoop, Request
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # simulation and components
+    "Simulation",
+    "Component",
+    "Node",
+    "Server",
+    "Service",
+    "Network",
+    "Failures",
+    "RepairCrews",
+    "Client",
+    "OpenLoop",
+    "ClosedLoop",
+    "Request",
+    # results
+    "RunResult",
+    "Summary",
+    # states and outcomes
+    "UP",
+    "DEGRADED",
+    "DOWN",
+    "OUTCOMES",
+    "FAILED",
+    "OK",
+    "TIMEOUT",
+    "REJECTED",
+    "ERROR",
+    "LOST",
+    # distributions
+    "Distribution",
+    "Exponential",
+    "Weibull",
+    "LogNormal",
+    "Gamma",
+    "Uniform",
+    "Deterministic",
+    "Pareto",
+    "Empirical",
+    "Mixture",
+    "as_distribution",
+    # time
+    "units",
+    "parse",
+    "us",
+    "ms",
+    "second",
+    "seconds",
+    "minute",
+    "minutes",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "year",
+    "years",
+    # errors
+    "HasimError",
+    "ConfigError",
+    "SimulationError",
+    # closed forms
+    "analytic",
+    "__version__",
+]

@@ -1,0 +1,102 @@
+"""Intervals from state logs: component states, system up/down, incidents.
+
+All functions take logs of transitions from time 0 and clip what they
+return to the measured window ``[start, end]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Incident", "incidents", "state_intervals", "time_down"]
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A maximal interval in which the system is down.
+
+    ``end`` is NaN for an incident still going on when the run ended
+    (``ongoing``); its time to recover is then unknown (right-censored) and
+    it is left out of MTTR. ``cause`` names the component whose change took
+    the system down, ``restored_by`` the one whose change brought it back.
+    """
+
+    start: float
+    end: float
+    cause: str | None
+    restored_by: str | None
+
+    @property
+    def ongoing(self) -> bool:
+        """True if the run ended during the incident."""
+        return math.isnan(self.end)
+
+    @property
+    def ttr(self) -> float:
+        """Time to recover (NaN while ongoing)."""
+        return self.end - self.start
+
+
+def incidents(
+    system_log: list[tuple[float, bool, str | None]], start: float, end: float
+) -> list[Incident]:
+    """The incidents that begin in ``[start, end)``.
+
+    An incident that began before ``start`` (in the warm-up) belongs to the
+    warm-up: it is not listed, though its downtime inside the window still
+    counts against uptime (see ``time_down``).
+    """
+    found = []
+    down_since = None
+    cause = None
+    for t, up, who in system_log:
+        if t > end:
+            break
+        if not up and down_since is None:
+            down_since, cause = t, who
+        elif up and down_since is not None:
+            if down_since >= start:
+                found.append(Incident(down_since, t, cause, who))
+            down_since = None
+    if down_since is not None and start <= down_since < end:
+        found.append(Incident(down_since, math.nan, cause, None))
+    return found
+
+
+def time_down(system_log: list[tuple[float, bool, str | None]], start: float, end: float) -> float:
+    """Seconds of ``[start, end]`` in which the system was down."""
+    total = 0.0
+    down_since = None
+    for t, up, _ in system_log:
+        if not up and down_since is None:
+            down_since = t
+        elif up and down_since is not None:
+            total += max(0.0, min(t, end) - max(down_since, start))
+            down_since = None
+    if down_since is not None:
+        total += max(0.0, end - max(down_since, start))
+    return total
+
+
+def state_intervals(
+    state_log: list[tuple[float, str, str]], start: float, end: float
+) -> list[tuple[str, str, float, float]]:
+    """``(component, state, from, to)`` for every state interval, clipped to the window."""
+    current: dict[str, tuple[str, float]] = {}
+    rows = []
+    for t, name, state in state_log:
+        if name in current:
+            prev_state, since = current[name]
+            if prev_state == state:
+                continue
+            lo, hi = max(since, start), min(t, end)
+            if hi > lo:
+                rows.append((name, prev_state, lo, hi))
+        current[name] = (state, t)
+    for name, (state, since) in current.items():
+        lo = max(since, start)
+        if end > lo:
+            rows.append((name, state, lo, end))
+    rows.sort(key=lambda row: (row[2], row[0]))
+    return rows

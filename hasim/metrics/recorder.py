@@ -1,0 +1,130 @@
+"""What happened in a run, recorded compactly as it happens.
+
+The Recorder is the only observer of the truth (DESIGN rule 7): nodes report
+their state changes, the Simulation reports the system's, clients report each
+request's final outcome. It never changes the simulation.
+
+Requests are measured when issued at or after the warm-up. For them it keeps
+counts by outcome, the ok/failed count per time bucket, and either one row
+per request in typed ``array.array`` columns (``keep_requests=True``, about
+27 bytes a request) or, in aggregate mode, a logarithmic latency histogram
+whose bins are 1 % wide, so percentiles are within 0.5 % and memory is flat.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from typing import Any
+
+from hasim.metrics.latency import LatencyHistogram
+
+__all__ = [
+    "OUTCOMES",
+    "FAILED",
+    "OK",
+    "TIMEOUT",
+    "REJECTED",
+    "ERROR",
+    "LOST",
+    "Recorder",
+]
+
+OK = "ok"
+TIMEOUT = "timeout"
+REJECTED = "rejected"
+ERROR = "error"
+LOST = "lost"
+#: Every request ends in exactly one of these (DESIGN: request outcome).
+OUTCOMES = (OK, TIMEOUT, REJECTED, ERROR, LOST)
+#: The outcomes that count as failed in request availability.
+FAILED = OUTCOMES[1:]
+_CODE = {outcome: code for code, outcome in enumerate(OUTCOMES)}
+
+#: Number of time buckets of the ok/failed series over the measured window.
+SERIES_BUCKETS = 1000
+
+
+class Recorder:
+    """Collects requests, component states and system states during one run."""
+
+    def __init__(self, keep_requests: bool = True) -> None:
+        self.keep_requests = keep_requests
+        self.warmup = 0.0
+        self.until = math.inf
+        self.issued = 0
+        self.counts = [0] * len(OUTCOMES)
+        self.latency_sum = 0.0
+        self.histogram = None if keep_requests else LatencyHistogram()
+        self.ok_series: list[int] = []
+        self.failed_series: list[int] = []
+        self.bucket = 1.0
+        self._inv_bucket = 1.0
+        self.index: dict[Any, int] = {None: -1}
+        self.names: list[str] = []
+        # One row per measured request, in completion order.
+        self.col_id = array("q")
+        self.col_client = array("i")
+        self.col_issued = array("d")
+        self.col_ended = array("d")
+        self.col_outcome = array("b")
+        self.col_responder = array("i")
+        self.col_attempts = array("h")
+        #: (time, component name, state) for every node state change.
+        self.state_log: list[tuple[float, str, str]] = []
+        #: (time, up, component whose change caused it) for every change of the
+        #: system's state; the first entry is the state at time 0.
+        self.system_log: list[tuple[float, bool, str | None]] = []
+
+    def open(self, warmup: float, until: float, names: list[str]) -> None:
+        """Start measuring: the window is [warmup, until]."""
+        self.warmup = warmup
+        self.until = until
+        self.bucket = (until - warmup) / SERIES_BUCKETS
+        self._inv_bucket = 1.0 / self.bucket
+        # One spare bucket for requests that end exactly at ``until``.
+        self.ok_series = [0] * (SERIES_BUCKETS + 1)
+        self.failed_series = [0] * (SERIES_BUCKETS + 1)
+        self.names = list(names)
+        self.index = {name: i for i, name in enumerate(names)}
+        self.index[None] = -1
+
+    def issue(self, request: Any) -> None:
+        """A client issued ``request`` (its ``issued`` time is set)."""
+        if request.issued >= self.warmup:
+            request.measured = True
+            self.issued += 1
+
+    def complete(self, request: Any) -> None:
+        """``request`` reached its final outcome (``outcome``, ``ended`` set)."""
+        if not request.measured:
+            return
+        code = _CODE[request.outcome]
+        self.counts[code] += 1
+        ended = request.ended
+        bucket = int((ended - self.warmup) * self._inv_bucket)
+        if code == 0:
+            self.ok_series[bucket] += 1
+            latency = ended - request.issued
+            self.latency_sum += latency
+            if self.histogram is not None:
+                self.histogram.add(latency)
+        else:
+            self.failed_series[bucket] += 1
+        if self.keep_requests:
+            index = self.index
+            self.col_id.append(request.id)
+            self.col_client.append(index[request.client])
+            self.col_issued.append(request.issued)
+            self.col_ended.append(ended)
+            self.col_outcome.append(code)
+            self.col_responder.append(index[request.responder])
+            self.col_attempts.append(request.attempts)
+
+    def state(self, time: float, name: str, state: str) -> None:
+        """Node ``name`` entered ``state`` at ``time``."""
+        self.state_log.append((time, name, state))
+
+    def system(self, time: float, up: bool, cause: str | None = None) -> None:
+        """The structure predicate became ``up`` at ``time`` after ``cause`` changed."""
+        self.system_log.append((time, up, cause))

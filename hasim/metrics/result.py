@@ -1,0 +1,339 @@
+"""RunResult: what a run means, as plain numbers and DataFrames.
+
+Every metric is computed over the measured window ``[warmup, until]``
+(DESIGN: metrics). The columns of ``summary()``:
+
+=================  ==============================================================
+``window``         seconds measured (until - warmup)
+``issued``         requests issued in the window
+``ok``             of those, answered ok
+``timeout``, ``rejected``, ``error``, ``lost``: ... ended so
+``failed``         timeout + rejected + error + lost
+``in_flight``      issued but unanswered when the run ended
+``availability``   request availability, ok / (ok + failed) (NaN with no requests)
+``nines``          -log10(1 - availability)
+``uptime``         share of the window in which the system was up (structure predicate)
+``uptime_nines``   -log10(1 - uptime)
+``downtime``       seconds of the window the system was down
+``incidents``      down intervals that began in the window
+``mttr``           mean time to recover of the incidents that ended (NaN if none)
+``ttr_p50``, ``ttr_p95``: median and 95th percentile of those recovery times
+``throughput``     ok requests per second of window
+``latency_mean``   mean latency of ok requests, first issue to final answer (s)
+``latency_p50``, ``latency_p95``, ``latency_p99``, ``latency_p999``: percentiles
+=================  ==============================================================
+
+Latency percentiles are exact when requests are recorded, and within 0.5 %
+in aggregate mode (histogram).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hasim.errors import SimulationError
+from hasim.metrics.incidents import Incident, incidents, state_intervals, time_down
+from hasim.metrics.latency import LatencyHistogram
+from hasim.metrics.recorder import OUTCOMES
+from hasim.units import format_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hasim.sim import Simulation
+
+__all__ = ["RunResult", "Summary", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = (
+    "window",
+    "issued",
+    "ok",
+    "timeout",
+    "rejected",
+    "error",
+    "lost",
+    "failed",
+    "in_flight",
+    "availability",
+    "nines",
+    "uptime",
+    "uptime_nines",
+    "downtime",
+    "incidents",
+    "mttr",
+    "ttr_p50",
+    "ttr_p95",
+    "throughput",
+    "latency_mean",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "latency_p999",
+)
+_DURATIONS = {"window", "downtime", "mttr", "ttr_p50", "ttr_p95"} | {
+    c for c in SUMMARY_COLUMNS if c.startswith("latency")
+}
+_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
+
+
+def nines(a: float) -> float:
+    """-log10(1 - a); inf for a == 1, NaN for NaN."""
+    if math.isnan(a):
+        return math.nan
+    return math.inf if a >= 1.0 else -math.log10(1.0 - a)
+
+
+class Summary(dict):
+    """The one-row summary of a run: a plain ``dict`` of floats, printed readably."""
+
+    def __repr__(self) -> str:
+        lines = []
+        for key, value in self.items():
+            if key in _DURATIONS and not math.isnan(value):
+                text = format_duration(value)
+            elif isinstance(value, float) and key in ("availability", "uptime"):
+                text = f"{value:.6f}"
+            elif isinstance(value, float):
+                text = f"{value:.4g}"
+            else:
+                text = str(value)
+            lines.append(f"{key:>13}  {text}")
+        return "\n".join(lines)
+
+
+class RunResult:
+    """What one run recorded (plain, picklable data) and the metrics it gives."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        warmup: float,
+        until: float,
+        issued: int,
+        counts: list[int],
+        in_flight: int,
+        latency_sum: float,
+        histogram: list[int] | None,
+        columns: dict[str, np.ndarray] | None,
+        names: list[str],
+        ok_series: list[int],
+        failed_series: list[int],
+        state_log: list[tuple[float, str, str]],
+        system_log: list[tuple[float, bool, str | None]],
+    ) -> None:
+        self.seed = seed
+        self.warmup = warmup
+        self.until = until
+        self.issued = issued
+        self.counts = dict(zip(OUTCOMES, counts, strict=True))
+        self.in_flight = in_flight
+        self.latency_sum = latency_sum
+        self.histogram = histogram
+        self.columns = columns
+        self.names = names
+        self.ok_series = ok_series
+        self.failed_series = failed_series
+        self.state_log = state_log
+        self.system_log = system_log
+        completed = sum(counts)
+        if issued != completed + in_flight:  # DESIGN rule 4: conservation
+            raise SimulationError(
+                f"conservation violated: issued {issued} != ended {completed} "
+                f"+ in flight {in_flight}"
+            )
+
+    @classmethod
+    def from_simulation(cls, sim: Simulation) -> RunResult:
+        """Collect a finished simulation's recorder into a result."""
+        rec = sim.recorder
+        in_flight = sum(
+            1 for client in sim.clients for r in client.outstanding.values() if r.measured
+        )
+        columns = None
+        if rec.keep_requests:
+            columns = {
+                "id": np.array(rec.col_id, dtype=np.int64),
+                "client": np.array(rec.col_client, dtype=np.int32),
+                "issued": np.array(rec.col_issued, dtype=np.float64),
+                "ended": np.array(rec.col_ended, dtype=np.float64),
+                "outcome": np.array(rec.col_outcome, dtype=np.int8),
+                "responder": np.array(rec.col_responder, dtype=np.int32),
+                "attempts": np.array(rec.col_attempts, dtype=np.int16),
+            }
+        # Requests that end exactly at ``until`` fall in the spare last bucket.
+        ok, failed = list(rec.ok_series), list(rec.failed_series)
+        ok[-2] += ok.pop()
+        failed[-2] += failed.pop()
+        return cls(
+            seed=sim.seed,
+            warmup=rec.warmup,
+            until=rec.until,
+            issued=rec.issued,
+            counts=list(rec.counts),
+            in_flight=in_flight,
+            latency_sum=rec.latency_sum,
+            histogram=None if rec.histogram is None else list(rec.histogram.counts),
+            columns=columns,
+            names=list(rec.names),
+            ok_series=ok,
+            failed_series=failed,
+            state_log=list(rec.state_log),
+            system_log=list(rec.system_log),
+        )
+
+    # -- numbers ----------------------------------------------------------
+
+    @property
+    def window(self) -> float:
+        """Seconds measured."""
+        return self.until - self.warmup
+
+    def incident_list(self) -> list[Incident]:
+        """The incidents that began in the window, as objects."""
+        return incidents(self.system_log, self.warmup, self.until)
+
+    def ok_latencies(self) -> np.ndarray:
+        """Latencies of the ok requests (needs ``record="requests"``)."""
+        cols = self._columns("ok_latencies")
+        ok = cols["outcome"] == 0
+        return cols["ended"][ok] - cols["issued"][ok]
+
+    def summary(self) -> Summary:
+        """The run's metrics as one flat record (see the module docstring)."""
+        counts = self.counts
+        ok = counts["ok"]
+        failed = sum(counts[o] for o in OUTCOMES[1:])
+        answered = ok + failed
+        availability = ok / answered if answered else math.nan
+        downtime = time_down(self.system_log, self.warmup, self.until)
+        uptime = 1.0 - downtime / self.window
+        found = self.incident_list()
+        ttrs = np.array([i.ttr for i in found if not i.ongoing])
+        row: dict[str, Any] = {
+            "window": self.window,
+            "issued": self.issued,
+            **counts,
+            "failed": failed,
+            "in_flight": self.in_flight,
+            "availability": availability,
+            "nines": nines(availability),
+            "uptime": uptime,
+            "uptime_nines": nines(uptime),
+            "downtime": downtime,
+            "incidents": len(found),
+            "mttr": float(ttrs.mean()) if ttrs.size else math.nan,
+            "ttr_p50": float(np.quantile(ttrs, 0.5)) if ttrs.size else math.nan,
+            "ttr_p95": float(np.quantile(ttrs, 0.95)) if ttrs.size else math.nan,
+            "throughput": ok / self.window,
+            "latency_mean": self.latency_sum / ok if ok else math.nan,
+        }
+        row.update(self._latency_quantiles(ok))
+        return Summary((key, row[key]) for key in SUMMARY_COLUMNS)
+
+    def _latency_quantiles(self, ok: int) -> dict[str, float]:
+        if not ok:
+            return dict.fromkeys(_QUANTILES, math.nan)
+        if self.columns is not None:
+            values = np.quantile(self.ok_latencies(), list(_QUANTILES.values()))
+            return {k: float(v) for k, v in zip(_QUANTILES, values, strict=True)}
+        hist = LatencyHistogram()
+        hist.counts = self.histogram
+        return {k: hist.quantile(q) for k, q in _QUANTILES.items()}
+
+    # -- tables -----------------------------------------------------------
+
+    def _columns(self, what: str) -> dict[str, np.ndarray]:
+        if self.columns is None:
+            raise SimulationError(
+                f"RunResult.{what}() needs per-request records; "
+                "run with Simulation(record='requests')"
+            )
+        return self.columns
+
+    def requests(self) -> pd.DataFrame:
+        """One row per measured request that ended, in issue order.
+
+        Columns: id, client, issued, ended, latency, outcome, responder, attempts.
+        """
+        import pandas as pd
+
+        cols = self._columns("requests")
+        names = np.array(self.names + [None], dtype=object)  # index -1 -> None
+        order = np.argsort(cols["id"], kind="stable")
+        frame = pd.DataFrame(
+            {
+                "id": cols["id"][order],
+                "client": names[cols["client"][order]],
+                "issued": cols["issued"][order],
+                "ended": cols["ended"][order],
+                "latency": (cols["ended"] - cols["issued"])[order],
+                "outcome": pd.Categorical.from_codes(cols["outcome"][order], OUTCOMES),
+                "responder": names[cols["responder"][order]],
+                "attempts": cols["attempts"][order],
+            }
+        )
+        return frame
+
+    def incidents(self) -> pd.DataFrame:
+        """One row per incident that began in the window.
+
+        Columns: start, end (NaN if ongoing), ttr (NaN if ongoing), ongoing,
+        cause, restored_by.
+        """
+        import pandas as pd
+
+        rows = [
+            (i.start, i.end, i.ttr, i.ongoing, i.cause, i.restored_by) for i in self.incident_list()
+        ]
+        return pd.DataFrame(
+            rows, columns=["start", "end", "ttr", "ongoing", "cause", "restored_by"]
+        )
+
+    def timeline(self) -> pd.DataFrame:
+        """Every state interval in the window, components and the system.
+
+        Columns: component, state, start, end, duration. The system appears
+        as component ``"system"`` with states ``up`` and ``down``.
+        """
+        import pandas as pd
+
+        rows = state_intervals(self.state_log, self.warmup, self.until)
+        system_log = [(t, "system", "up" if up else "down") for t, up, _ in self.system_log]
+        rows += state_intervals(system_log, self.warmup, self.until)
+        frame = pd.DataFrame(rows, columns=["component", "state", "start", "end"])
+        frame["duration"] = frame["end"] - frame["start"]
+        return frame
+
+    def series(self) -> pd.DataFrame:
+        """Ok and failed answers per time bucket (1/1000 of the window).
+
+        Columns: start, ok, failed, throughput (ok/s), success_rate.
+        """
+        import pandas as pd
+
+        ok = np.array(self.ok_series, dtype=np.int64)
+        failed = np.array(self.failed_series, dtype=np.int64)
+        bucket = self.window / len(ok)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            success = ok / (ok + failed)
+        return pd.DataFrame(
+            {
+                "start": self.warmup + bucket * np.arange(len(ok)),
+                "ok": ok,
+                "failed": failed,
+                "throughput": ok / bucket,
+                "success_rate": success,
+            }
+        )
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<RunResult seed={self.seed} window={format_duration(self.window)} "
+            f"availability={s['availability']:.6f} uptime={s['uptime']:.6f} "
+            f"incidents={s['incidents']} throughput={s['throughput']:.4g}/s>"
+        )

@@ -1,0 +1,90 @@
+"""Message delivery between components: latency per hop, each way.
+
+This is the basic network: a default latency distribution and overrides for
+given pairs of components. Every request pays one latency draw on its way
+to a service and one on its way back; each direction of each pair has a
+stream of its own (``("network", "a->b")``), so adding traffic between two
+components never shifts the latencies between two others. Loss, partitions
+and link failures will live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hasim.dist import Deterministic, Distribution, as_distribution
+from hasim.errors import SimulationError, config_error
+from hasim.sim import Component, Simulation
+
+__all__ = ["Network", "get"]
+
+#: A path's latency sampler, or None where the path is instantaneous.
+Hop = Callable[[], float] | None
+
+
+class Network(Component):
+    """Latencies between components.
+
+    Args:
+        sim: the Simulation. The network registers as ``sim.network``; make
+            it before ``run()``.
+        latency: the default one-way latency of every hop (a Distribution,
+            seconds or ``"1ms"``); default 0.
+        name: the component name (default ``"network"``).
+
+    Example:
+        >>> net = hs.Network(sim, latency=hs.LogNormal(median=0.5 * hs.ms, sigma=0.3))
+        >>> net.set_latency("users", "web1", hs.Exponential(mean=40 * hs.ms))
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        latency: Distribution | float | str = 0.0,
+        *,
+        name: str = "network",
+    ) -> None:
+        owner = f"Network {name!r}"
+        default = as_distribution(latency, owner, "latency")
+        if isinstance(sim, Simulation) and sim.network is not None:
+            raise config_error(owner, "sim", "a Simulation without a network", sim)
+        super().__init__(sim, name)
+        self.latency = default
+        self._pairs: dict[tuple[str, str], Distribution] = {}
+        sim.network = self
+
+    def set_latency(
+        self, a: str, b: str, latency: Distribution | float | str, *, symmetric: bool = True
+    ) -> None:
+        """Use ``latency`` for hops from ``a`` to ``b`` (and back, if symmetric)."""
+        if self.sim._started:
+            raise SimulationError(f"{self.label}: set latencies before run()")
+        for end in (a, b):
+            if not isinstance(end, str) or not end:
+                raise config_error(self.label, "set_latency endpoints", "component names", end)
+        dist = as_distribution(latency, self.label, f"latency of {a}->{b}")
+        self._pairs[(a, b)] = dist
+        if symmetric:
+            self._pairs[(b, a)] = dist
+
+    def latency_between(self, src: str, dst: str) -> Distribution:
+        """The latency distribution of one hop from ``src`` to ``dst``."""
+        return self._pairs.get((src, dst), self.latency)
+
+    def hop(self, src: str, dst: str) -> Hop:
+        """A sampler of the one-way latency from ``src`` to ``dst``; None if always 0.
+
+        Callers fetch a hop once and call it per message (the fast path).
+        """
+        dist = self.latency_between(src, dst)
+        if isinstance(dist, Deterministic):
+            value = dist.value
+            return None if value == 0 else (lambda: value)
+        return self.sim.sampler(dist, "network", f"{src}->{dst}")
+
+
+def get(sim: Simulation) -> Network:
+    """The simulation's network, made with zero latency if it has none yet."""
+    if sim.network is None:
+        Network(sim)
+    return sim.network
