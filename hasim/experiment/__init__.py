@@ -1,0 +1,5 @@
+"""Experiments: replications, design comparisons and their statistics."""
+
+from hasim.experiment.stats import mean_ci
+
+__all__ = ["mean_ci"]
