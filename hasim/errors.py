@@ -87,7 +87,9 @@ def check_nonnegative(owner: str, param: str, value: Any, *, finite: bool = True
     """Return ``value`` as a float if it is a number >= 0."""
     x = _as_float(value)
     if not x >= 0 or (finite and math.isinf(x)):
-        raise config_error(owner, param, "a number >= 0" if finite else "a number >= 0 or inf", value)
+        raise config_error(
+            owner, param, "a number >= 0" if finite else "a number >= 0 or inf", value
+        )
     return x
 
 

@@ -96,12 +96,15 @@ class Failures:
         mttf, mttr = self.ttf.mean, self.ttr.mean
         return 1.0 if math.isinf(mttf) else mttf / (mttf + mttr)
 
-    def attach(self, node: Node) -> None:
-        """Start failing and repairing ``node`` (called by the Node itself)."""
-        if self.crews is not None and self.crews.sim is not node.sim:
+    def check(self, owner: str, sim: Simulation) -> None:
+        """Refuse to serve a node of ``sim`` if the crews belong to another simulation."""
+        if self.crews is not None and self.crews.sim is not sim:
             raise config_error(
-                node.label, "failures.crews", "a RepairCrews of the same Simulation", self.crews
+                owner, "failures.crews", "a RepairCrews of the same Simulation", self.crews
             )
+
+    def attach(self, node: Node) -> None:
+        """Start failing and repairing ``node`` (called by the Node, after ``check``)."""
         sim = node.sim
         ttf = sim.sampler(self.ttf, node.name, "ttf", batch=_BATCH)
         ttr = sim.sampler(self.ttr, node.name, "ttr", batch=_BATCH)

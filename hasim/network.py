@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from hasim.dist import Deterministic, Distribution, as_distribution
 from hasim.errors import SimulationError, config_error
-from hasim.sim import Component, Simulation
+from hasim.sim import Simulation
 
 __all__ = ["Network", "get"]
 
@@ -22,36 +22,40 @@ __all__ = ["Network", "get"]
 Hop = Callable[[], float] | None
 
 
-class Network(Component):
+class Network:
     """Latencies between components.
 
+    The network is the simulation's infrastructure, not a component of the
+    design: it takes no name, and a simulation has at most one.
+
     Args:
-        sim: the Simulation. The network registers as ``sim.network``; make
-            it before ``run()``.
+        sim: the Simulation. The network installs itself as ``sim.network``;
+            make it before ``run()`` (without one, every hop takes 0 s).
         latency: the default one-way latency of every hop (a Distribution,
             seconds or ``"1ms"``); default 0.
-        name: the component name (default ``"network"``).
 
     Example:
         >>> net = hs.Network(sim, latency=hs.LogNormal(median=0.5 * hs.ms, sigma=0.3))
         >>> net.set_latency("users", "web1", hs.Exponential(mean=40 * hs.ms))
     """
 
-    def __init__(
-        self,
-        sim: Simulation,
-        latency: Distribution | float | str = 0.0,
-        *,
-        name: str = "network",
-    ) -> None:
-        owner = f"Network {name!r}"
-        default = as_distribution(latency, owner, "latency")
-        if isinstance(sim, Simulation) and sim.network is not None:
-            raise config_error(owner, "sim", "a Simulation without a network", sim)
-        super().__init__(sim, name)
+    label = "Network"
+
+    def __init__(self, sim: Simulation, latency: Distribution | float | str = 0.0) -> None:
+        if not isinstance(sim, Simulation):
+            raise config_error("Network", "sim", "a hasim.Simulation", sim)
+        default = as_distribution(latency, "Network", "latency")
+        if sim.network is not None:
+            raise config_error("Network", "sim", "a Simulation without a network yet", sim)
+        if sim._started:
+            raise SimulationError("Network: make the network before run()")
+        self.sim = sim
         self.latency = default
         self._pairs: dict[tuple[str, str], Distribution] = {}
         sim.network = self
+
+    def __repr__(self) -> str:
+        return f"<Network latency={self.latency!r}, {len(self._pairs)} pair overrides>"
 
     def set_latency(
         self, a: str, b: str, latency: Distribution | float | str, *, symmetric: bool = True

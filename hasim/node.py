@@ -94,8 +94,12 @@ class Node(Component):
         owner = f"{type(self).__name__} {name!r}"
         if zone is not None and (not isinstance(zone, str) or not zone):
             raise config_error(owner, "zone", "a non-empty string or None", zone)
-        if failures is not None and not callable(getattr(failures, "attach", None)):
-            raise config_error(owner, "failures", "a hasim.Failures(ttf, ttr) or None", failures)
+        if failures is not None:
+            if not callable(getattr(failures, "attach", None)):
+                raise config_error(
+                    owner, "failures", "a hasim.Failures(ttf, ttr) or None", failures
+                )
+            failures.check(owner, sim)
         super().__init__(sim, name)
         self.zone = zone
         self.state = UP
@@ -129,12 +133,19 @@ class Node(Component):
             self._set(UP)
 
     def degrade(self, slowdown: float) -> None:
-        """Make an up node slow: its work takes ``slowdown`` times longer."""
+        """Make an up node slow: its work takes ``slowdown`` (>= 1) times longer.
+
+        ``degrade(1)`` restores full speed. A down node stays down.
+        """
         slowdown = check_positive(self.label, "slowdown", slowdown)
+        if slowdown < 1.0:
+            raise config_error(self.label, "slowdown", "a number >= 1", slowdown)
         if self.state == DOWN:
             return
         self.slowdown = slowdown
-        self._set(DEGRADED if slowdown != 1.0 else UP)
+        state = DEGRADED if slowdown != 1.0 else UP
+        if state != self.state:
+            self._set(state)
 
     def _set(self, state: str) -> None:
         old, self.state = self.state, state
@@ -235,9 +246,11 @@ class Server(Node, Service):
             return
         del self._in_service[job]
         self.served += 1
-        job.reply(job.request, OK, self.name)
-        if self._queue and self.state != DOWN and len(self._in_service) < self.workers:
+        # Start the next waiting request before replying: work the reply submits
+        # (a forwarded retry, a closed-loop user) must queue behind it (FIFO).
+        if self._queue:
             self._start(*self._queue.popleft())
+        job.reply(job.request, OK, self.name)
 
     def _crashed(self) -> None:
         jobs = list(self._in_service)

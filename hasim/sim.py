@@ -1,18 +1,20 @@
 """The Simulation: clock, seed, random streams, registry, structure predicate, run.
 
 Random streams (DESIGN rules 1-2): ``sim.rng(name, purpose)`` is a numpy
-``Generator`` seeded by ``SeedSequence(seed, spawn_key=(crc32(name),
-crc32(purpose)))``. A component named ``web1`` therefore draws the same
-failure times in every design that has a ``web1``, whatever else the design
-holds and in whatever order it was built, and the same seed gives the same
-numbers in every process (``zlib.crc32`` is stable; Python's ``hash()`` is not).
+``Generator`` seeded by ``SeedSequence(seed, spawn_key=(h(name), h(purpose)))``
+where ``h`` is a 128-bit BLAKE2b digest. A component named ``web1`` therefore
+draws the same failure times in every design that has a ``web1``, whatever
+else the design holds and in whatever order it was built, and the same seed
+gives the same numbers in every process (the digest is stable; Python's
+``hash()`` is not). A 32-bit hash such as ``crc32`` is not enough: names
+collide (``"plumless"`` and ``"buckeroo"`` do) and would share streams.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
-import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +30,15 @@ from hasim.errors import (
     check_int,
     config_error,
 )
-from hasim.metrics.recorder import Recorder
+from hasim.metrics.recorder import SERIES_BUCKETS, Recorder
 
 if TYPE_CHECKING:
     from hasim.metrics.result import RunResult
 
-__all__ = ["Simulation", "Component"]
+__all__ = ["Simulation", "Component", "SYSTEM"]
+
+#: The name results give the system as a whole (reserved for components).
+SYSTEM = "system"
 
 # SimPy's priority for ordinary events (simpy.events.NORMAL).
 _NORMAL = 1
@@ -54,6 +59,11 @@ class _Call:
         self._ok = True
         self.fn = fn
         self.arg = arg
+
+
+def _stable_hash(text: str) -> int:
+    """A 128-bit hash of ``text`` that is the same in every process and release."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "little")
 
 
 def _fire(event: _Call) -> None:
@@ -101,7 +111,7 @@ class Simulation:
 
     def rng(self, name: str, purpose: str = "") -> np.random.Generator:
         """A random generator private to ``(name, purpose)`` under this seed."""
-        key = (zlib.crc32(name.encode()), zlib.crc32(purpose.encode()))
+        key = (_stable_hash(name), _stable_hash(purpose))
         return np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
         )
@@ -174,6 +184,15 @@ class Simulation:
             raise SimulationError("Simulation: up_when() must be called before run()")
         self._predicate = predicate
 
+    @property
+    def next_failure_at(self) -> float:
+        """The earliest scheduled random failure of any node (inf if none).
+
+        Failure times are drawn in advance, so a run knows how long it will
+        stay quiet; fast-forward builds on this.
+        """
+        return min((node.next_failure_at for node in self.nodes), default=math.inf)
+
     def system_up(self) -> bool:
         """Whether the system is up now, by the structure predicate."""
         if self._predicate is None:
@@ -202,13 +221,17 @@ class Simulation:
         """
         from hasim.metrics.result import RunResult  # metrics analysis sits above the core
 
-        until_s = _duration("until", until)
-        warmup_s = _duration("warmup", warmup)
+        until_s = _duration("until", until, "a finite duration > 0")
+        warmup_s = _duration("warmup", warmup, "a duration >= 0")
         if until_s <= 0 or math.isinf(until_s):
             raise config_error("Simulation.run", "until", "a finite duration > 0", until)
         if warmup_s >= until_s:
             raise config_error(
                 "Simulation.run", "warmup", f"smaller than until ({until_s:g} s)", warmup
+            )
+        if not (until_s - warmup_s) / SERIES_BUCKETS > 0:
+            raise config_error(
+                "Simulation.run", "until", "a window (until - warmup) of more than 1e-300 s", until
             )
         if self._started:
             raise SimulationError("Simulation: run() was already called; build a new Simulation")
@@ -225,12 +248,12 @@ class Simulation:
         return RunResult.from_simulation(self)
 
 
-def _duration(param: str, value: float | str) -> float:
+def _duration(param: str, value: float | str, allowed: str) -> float:
     try:
         return units.parse(value)
     except ConfigError:
         raise config_error(
-            "Simulation.run", param, "a duration >= 0 in seconds or as a string like '7d'", value
+            "Simulation.run", param, f"{allowed} in seconds or as a string like '7d'", value
         ) from None
 
 
@@ -245,8 +268,10 @@ class Component:
         cls = type(self).__name__
         if not isinstance(sim, Simulation):
             raise config_error(f"{cls} {name!r}", "sim", "a hasim.Simulation", sim)
-        if not isinstance(name, str) or not name:
-            raise config_error(cls, "name", "a non-empty string", name)
+        if not isinstance(name, str) or not name or name == SYSTEM:
+            raise config_error(
+                cls, "name", f"a non-empty string other than {SYSTEM!r} (reserved)", name
+            )
         self.sim = sim
         self.env = sim.env
         self.name = name

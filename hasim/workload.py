@@ -21,6 +21,7 @@ from typing import Any
 from hasim import network
 from hasim.dist import Distribution, Exponential, as_distribution
 from hasim.errors import (
+    ConfigError,
     SimulationError,
     check_int,
     check_nonnegative,
@@ -95,6 +96,8 @@ class Client(Component):
             raise config_error(
                 owner, "target", "a service (a Server or anything with submit())", target
             )
+        if getattr(target, "sim", sim) is not sim:
+            raise config_error(owner, "target", "a service of the same Simulation", target)
         self.timeout = (
             None if timeout is None else _seconds(owner, "timeout", timeout, positive=True)
         )
@@ -189,6 +192,10 @@ class OpenLoop(Client):
         if callable(rate):
             self.max_rate = check_positive(owner, "max_rate", max_rate)
             self._rate_fn = rate
+        elif max_rate is not None:
+            raise config_error(
+                owner, "max_rate", "None unless rate is a function of time", max_rate
+            )
         elif isinstance(rate, (list, tuple)):
             self._steps = _steps(owner, rate)
         else:
@@ -291,26 +298,31 @@ class ClosedLoop(Client):
 
 
 def _seconds(owner: str, param: str, value: float | str, *, positive: bool) -> float:
-    seconds = parse(value) if isinstance(value, str) else value
+    allowed = "a duration > 0 (seconds or a string like '2s')"
+    if isinstance(value, str):
+        try:
+            value = parse(value)
+        except ConfigError:
+            raise config_error(owner, param, allowed, value) from None
     if positive:
-        return check_positive(owner, param, seconds)
-    return check_nonnegative(owner, param, seconds)
+        return check_positive(owner, param, value)
+    return check_nonnegative(owner, param, value)
 
 
 def _steps(owner: str, steps: Sequence[Any]) -> list[tuple[float, float]]:
     allowed = "a non-empty list of (start_time, rate) with times increasing from 0 and rates >= 0"
     try:
-        pairs = [(float(t), float(r)) for t, r in steps]
-    except (TypeError, ValueError):
+        pairs = [
+            (check_nonnegative(owner, "rate start time", t), check_nonnegative(owner, "rate", r))
+            for t, r in steps
+        ]
+    except (TypeError, ValueError, OverflowError):
         raise config_error(owner, "rate", allowed, steps) from None
     if not pairs or pairs[0][0] != 0.0:
         raise config_error(owner, "rate", allowed, steps)
     for (t0, _), (t1, _) in zip(pairs, pairs[1:], strict=False):
         if not t1 > t0:
             raise config_error(owner, "rate", allowed, steps)
-    for t, r in pairs:
-        check_nonnegative(owner, "rate", r)
-        check_nonnegative(owner, "rate start time", t)
     if all(r == 0 for _, r in pairs):
         raise config_error(owner, "rate", allowed + " (not all 0)", steps)
     return pairs

@@ -56,7 +56,8 @@ def incidents(
         if not up and down_since is None:
             down_since, cause = t, who
         elif up and down_since is not None:
-            if down_since >= start:
+            # An instant down-and-up (a repair that takes 0 s) is no interval.
+            if down_since >= start and t > down_since:
                 found.append(Incident(down_since, t, cause, who))
             down_since = None
     if down_since is not None and start <= down_since < end:

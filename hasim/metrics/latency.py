@@ -8,7 +8,7 @@ __all__ = ["LatencyHistogram"]
 
 
 class LatencyHistogram:
-    """Counts of latencies in logarithmic bins from 1 us to about 12 days.
+    """Counts of latencies in logarithmic bins from 1 us to about 107 days.
 
     Bin i holds [LOW * GROWTH**i, LOW * GROWTH**(i+1)); a quantile is reported
     at the geometric middle of its bin, so its relative error is below

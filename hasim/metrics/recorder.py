@@ -86,6 +86,10 @@ class Recorder:
         self.ok_series = [0] * (SERIES_BUCKETS + 1)
         self.failed_series = [0] * (SERIES_BUCKETS + 1)
         self.names = list(names)
+        # The run starts from the states the components have now; what
+        # happened to them before run() is not part of it.
+        self.state_log.clear()
+        self.system_log.clear()
         self.index = {name: i for i, name in enumerate(names)}
         self.index[None] = -1
 

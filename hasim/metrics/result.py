@@ -38,6 +38,7 @@ from hasim.errors import SimulationError
 from hasim.metrics.incidents import Incident, incidents, state_intervals, time_down
 from hasim.metrics.latency import LatencyHistogram
 from hasim.metrics.recorder import OUTCOMES
+from hasim.sim import SYSTEM
 from hasim.units import format_duration
 
 if TYPE_CHECKING:
@@ -166,8 +167,9 @@ class RunResult:
             }
         # Requests that end exactly at ``until`` fall in the spare last bucket.
         ok, failed = list(rec.ok_series), list(rec.failed_series)
-        ok[-2] += ok.pop()
-        failed[-2] += failed.pop()
+        spare_ok, spare_failed = ok.pop(), failed.pop()
+        ok[-1] += spare_ok
+        failed[-1] += spare_failed
         return cls(
             seed=sim.seed,
             warmup=rec.warmup,
@@ -289,9 +291,10 @@ class RunResult:
         rows = [
             (i.start, i.end, i.ttr, i.ongoing, i.cause, i.restored_by) for i in self.incident_list()
         ]
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             rows, columns=["start", "end", "ttr", "ongoing", "cause", "restored_by"]
         )
+        return frame.astype({"start": float, "end": float, "ttr": float, "ongoing": bool})
 
     def timeline(self) -> pd.DataFrame:
         """Every state interval in the window, components and the system.
@@ -302,7 +305,7 @@ class RunResult:
         import pandas as pd
 
         rows = state_intervals(self.state_log, self.warmup, self.until)
-        system_log = [(t, "system", "up" if up else "down") for t, up, _ in self.system_log]
+        system_log = [(t, SYSTEM, "up" if up else "down") for t, up, _ in self.system_log]
         rows += state_intervals(system_log, self.warmup, self.until)
         frame = pd.DataFrame(rows, columns=["component", "state", "start", "end"])
         frame["duration"] = frame["end"] - frame["start"]
