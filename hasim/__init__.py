@@ -32,6 +32,7 @@ from hasim.dist import (
     as_distribution,
 )
 from hasim.errors import ConfigError, HasimError, SimulationError
+from hasim.experiment import Experiment, ExperimentResult, Target
 from hasim.faults import Failures, RepairCrews
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
@@ -76,6 +77,10 @@ __all__ = [
     # results
     "RunResult",
     "Summary",
+    # experiments
+    "Experiment",
+    "ExperimentResult",
+    "Target",
     # states and outcomes
     "UP",
     "DEGRADED",

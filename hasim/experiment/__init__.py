@@ -1,5 +1,34 @@
-"""Experiments: replications, design comparisons and their statistics."""
+"""Experiments: designs x parameter grid x replications, with confidence intervals.
 
-from hasim.experiment.stats import mean_ci
+``Experiment`` runs them (serially, in processes, on any Executor or on Dask,
+resumably), ``ExperimentResult`` turns them into tables with intervals and
+paired comparisons.
+"""
 
-__all__ = ["mean_ci"]
+from hasim.experiment.design import (
+    ClosedLoopWorkload,
+    ModelRef,
+    OpenLoopWorkload,
+    execute,
+    model_names,
+)
+from hasim.experiment.executors import runner_for
+from hasim.experiment.results import DEFAULT_METRICS, ExperimentResult
+from hasim.experiment.runner import Experiment, RunFailed, Target
+from hasim.experiment.stats import mean_ci, welch_half_width
+
+__all__ = [
+    "Experiment",
+    "Target",
+    "RunFailed",
+    "ExperimentResult",
+    "DEFAULT_METRICS",
+    "ModelRef",
+    "OpenLoopWorkload",
+    "ClosedLoopWorkload",
+    "execute",
+    "model_names",
+    "runner_for",
+    "mean_ci",
+    "welch_half_width",
+]

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from hasim.errors import config_error
+from hasim.metrics.result import nines
 
-__all__ = ["mean_ci"]
+__all__ = ["mean_ci", "welch_half_width", "nines"]
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
@@ -40,3 +41,24 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
         return mean, math.inf
     half = float(stats.t.ppf(0.5 + level / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean, half
+
+
+def welch_half_width(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> float:
+    """Half-width of Welch's t-interval of mean(a) - mean(b) (independent samples).
+
+    What the interval of a difference would be without pairing by seed; NaN
+    values are left out; fewer than two values on a side give inf.
+    """
+    from scipy import stats
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if x.size < 2 or y.size < 2:
+        return math.inf
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se2 = vx + vy
+    if se2 == 0:
+        return 0.0
+    df = se2**2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    return float(stats.t.ppf(0.5 + level / 2.0, df) * math.sqrt(se2))
