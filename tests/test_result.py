@@ -148,7 +148,7 @@ def test_a_run_without_incidents_has_typed_columns(sim):
     hs.Node(sim, "db")
     table = sim.run(until=5).incidents()
     assert table.empty
-    assert table.dtypes["start"] == float and table.dtypes["ongoing"] == bool
+    assert table.dtypes["start"] == np.float64 and table.dtypes["ongoing"] == np.bool_
 
 
 def test_incident_list_gives_objects(sim):

@@ -23,17 +23,25 @@ from typing import Any
 
 from hasim.dist import Distribution, as_distribution
 from hasim.errors import ConfigError, check_int, check_positive, config_error
+from hasim.metrics.result import SUMMARY_COLUMNS
 
 __all__ = [
+    "METRICS",
     "ModelRef",
     "OpenLoopWorkload",
     "ClosedLoopWorkload",
     "as_workload",
+    "workload_ident",
     "Point",
     "Task",
     "execute",
     "model_names",
 ]
+
+
+#: The metrics of every run, in table order: ``RunResult.summary()``'s columns,
+#: then ``unavailability`` (1 - availability) and ``downtime_fraction`` (1 - uptime).
+METRICS = (*SUMMARY_COLUMNS, "unavailability", "downtime_fraction")
 
 
 def model_names() -> list[str]:
@@ -114,11 +122,17 @@ class ModelRef:
             return f"function:{self.target.__module__}.{self.target.__qualname__}"
         return f"{self.kind}:{self.target}"
 
+    def module(self) -> ModuleType | None:
+        """The model's module (None for a bare build function)."""
+        if self.kind == "function":
+            return None
+        return _load_module(self.kind, self.target)
+
     def load(self) -> tuple[Callable[..., Any], dict[str, Any], str]:
         """``(build, PARAMS, docstring)`` of the model."""
         if self.kind == "function":
             return self.target, {}, self.target.__doc__ or ""
-        module = _load_module(self.kind, self.target)
+        module = self.module()
         build = getattr(module, "build", None)
         if not callable(build):
             raise config_error(
@@ -198,6 +212,17 @@ class ClosedLoopWorkload:
         )
 
 
+def workload_ident(workload: Any) -> str:
+    """A stable identity of a workload, the same in every process (part of run keys)."""
+    if workload is None or isinstance(workload, (OpenLoopWorkload, ClosedLoopWorkload)):
+        return repr(workload)
+    module = getattr(workload, "__module__", None)
+    qualname = getattr(workload, "__qualname__", None)
+    if module and qualname:
+        return f"function:{module}.{qualname}"
+    return f"{type(workload).__module__}.{type(workload).__qualname__}:{workload!r}"
+
+
 def as_workload(workload: Any) -> Callable[[Any, Any], None] | None:
     """None (no clients: state-only runs), a callable ``(sim, entry)``, or a dict.
 
@@ -268,7 +293,7 @@ class Task:
                 self.seed,
                 self.horizon,
                 self.warmup,
-                repr(self.workload),
+                workload_ident(self.workload),
                 self.record,
             ]
         )

@@ -55,8 +55,16 @@ class ExecutorRunner(Runner):
                 future.cancel()
 
     def close(self, cancel: bool = False) -> None:
-        if self.owned:
-            self.executor.shutdown(wait=not cancel, cancel_futures=True)
+        if not self.owned:
+            return
+        if cancel:  # Ctrl-C: stop the runs in progress too, their results are not wanted
+            terminate = getattr(self.executor, "terminate_workers", None)  # Python >= 3.14
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list(getattr(self.executor, "_processes", {}).values()):
+                    process.terminate()
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskRunner(Runner):

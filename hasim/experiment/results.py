@@ -2,7 +2,8 @@
 
 ``runs`` has one row per finished run: ``design``, ``point`` (the index of the
 design point), ``params`` (canonical JSON), one column per parameter that
-varies in the grid, ``rep``, ``seed``, then every metric of
+varies in the grid (named after it, or ``param_NAME`` where NAME is also a
+metric, like single_server's ``mttr``), ``rep``, ``seed``, then every metric of
 ``RunResult.summary()`` plus ``unavailability`` (1 - availability) and
 ``downtime_fraction`` (1 - uptime). ``failures`` has one row per run that
 raised: ``design``, ``params``, ``rep``, ``seed``, ``error``, ``traceback``.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hasim.errors import config_error
+from hasim.experiment.design import METRICS
 from hasim.experiment.stats import mean_ci, nines, welch_half_width
 
 if TYPE_CHECKING:
@@ -51,14 +53,21 @@ class ExperimentResult:
         import pandas as pd
 
         self.grid_names = list(grid_names)
+        #: The runs table's column of each grid parameter.
+        self.grid_columns = [f"param_{n}" if n in METRICS else n for n in self.grid_names]
         self.settings = settings
         rows = []
         for r in sorted(records, key=lambda r: (r["point"], r["rep"])):
             row = {"design": r["design"], "point": r["point"], "params": _canonical(r["params"])}
-            row.update({name: r["params"].get(name) for name in self.grid_names})
-            row.update(rep=r["rep"], seed=r["seed"], **r["metrics"])
+            row.update(
+                (column, r["params"].get(name))
+                for name, column in zip(self.grid_names, self.grid_columns, strict=True)
+            )
+            row.update(rep=r["rep"], seed=r["seed"])
+            row.update((m, r["metrics"][m]) for m in METRICS)  # fixed order, also when resumed
             rows.append(row)
-        self.runs: pd.DataFrame = pd.DataFrame(rows)
+        columns = ["design", "point", "params", *self.grid_columns, "rep", "seed", *METRICS]
+        self.runs: pd.DataFrame = pd.DataFrame(rows, columns=columns)
         fail_rows = [
             {
                 "design": f["design"],
@@ -85,7 +94,7 @@ class ExperimentResult:
 
     def _by(self, by: str | Sequence[str] | None) -> list[str]:
         if by is None:
-            return ["design", *self.grid_names]
+            return ["design", *self.grid_columns]
         return [by] if isinstance(by, str) else list(by)
 
     def summary(
@@ -97,7 +106,7 @@ class ExperimentResult:
         """Mean and Student-t interval of each metric per group.
 
         Args:
-            by: the grouping columns (default: design and every grid parameter).
+            by: the grouping columns (default: design and every grid column).
             metrics: which metrics (columns of ``runs``).
             level: the confidence level of the intervals.
 
@@ -151,17 +160,19 @@ class ExperimentResult:
                 raise config_error(
                     "ExperimentResult.compare", name, f"one of {sorted(designs)}", value
                 )
-        keys = [*self.grid_names, "rep"]
+        keys = [*self.grid_columns, "rep"]
         left = self.runs[self.runs["design"] == a][[*keys, "seed", metric]]
         right = self.runs[self.runs["design"] == b][[*keys, "seed", metric]]
         pairs = left.merge(right, on=[*keys, "seed"], suffixes=("_a", "_b"))
         rows = []
-        groups = pairs.groupby(self.grid_names, sort=False) if self.grid_names else [((), pairs)]
+        groups = (
+            pairs.groupby(self.grid_columns, sort=False) if self.grid_columns else [((), pairs)]
+        )
         for group, frame in groups:
             group = group if isinstance(group, tuple) else (group,)
             xa, xb = frame[f"{metric}_a"].to_numpy(), frame[f"{metric}_b"].to_numpy()
             diff, half = mean_ci(xa - xb, level)
-            row = dict(zip(self.grid_names, group, strict=True))
+            row = dict(zip(self.grid_columns, group, strict=True))
             row.update(
                 metric=metric,
                 pairs=len(frame),

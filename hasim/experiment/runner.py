@@ -24,7 +24,15 @@ from typing import Any
 
 from hasim import units
 from hasim.errors import ConfigError, check_int, check_positive, config_error
-from hasim.experiment.design import ModelRef, Point, Task, as_workload, execute
+from hasim.experiment.design import (
+    METRICS,
+    ModelRef,
+    Point,
+    Task,
+    as_workload,
+    execute,
+    workload_ident,
+)
 from hasim.experiment.executors import runner_for
 from hasim.experiment.results import ExperimentResult
 from hasim.experiment.stats import mean_ci
@@ -94,12 +102,12 @@ class Target:
             key, _, value = item.partition("=")
             if key not in names:
                 raise config_error("Target", "option", f"one of {sorted(names)}", key)
+            counted = names[key].endswith(("reps", "batch"))
             try:
-                kwargs[names[key]] = (
-                    int(value) if names[key].endswith(("reps", "batch")) else float(value)
-                )
+                kwargs[names[key]] = int(value) if counted else float(value)
             except ValueError:
-                raise config_error("Target", key, "a number", value) from None
+                allowed = "an integer" if counted else "a number"
+                raise config_error("Target", key, allowed, value) from None
         return cls(metric, **kwargs)
 
 
@@ -160,6 +168,10 @@ class Experiment:
         self.target = Target.parse(target) if isinstance(target, str) else target
         if self.target is not None and not isinstance(self.target, Target):
             raise config_error("Experiment", "target", "a hasim.Target or a string", target)
+        if self.target is not None and self.target.metric not in METRICS:
+            raise config_error(
+                "Target", "metric", f"one of {', '.join(METRICS)}", self.target.metric
+            )
         self.reps = check_int("Experiment", "reps", 10 if reps is None else reps, minimum=1)
         self.seed = check_int("Experiment", "seed", seed, minimum=0)
         if record not in ("aggregate", "requests"):
@@ -173,7 +185,13 @@ class Experiment:
         for label, (ref, design_params) in self.designs.items():
             _, defaults, _ = ref.load()
             for combo in itertools.product(*self.grid.values()):
-                params = {**design_params, **self.params, **dict(zip(names, combo, strict=True))}
+                both = sorted(set(design_params) & set(names))
+                if both:
+                    raise config_error(
+                        f"Experiment design {label!r}", "params", "names not also in the grid", both
+                    )
+                # The most specific wins: experiment-wide, then the design's own, then the grid.
+                params = {**self.params, **design_params, **dict(zip(names, combo, strict=True))}
                 unknown = sorted(set(params) - set(defaults)) if defaults else []
                 if unknown:
                     raise config_error(
@@ -185,13 +203,50 @@ class Experiment:
                 points.append(Point(len(points), label, ref, params))
         return points
 
+    def check(self) -> None:
+        """Build every design point once in a throwaway Simulation.
+
+        Bad parameter values then fail here, before any run, with the
+        design's name and parameters in the message.
+        """
+        from hasim.errors import HasimError
+        from hasim.sim import Simulation
+
+        for point in self.points:
+            build, _, _ = point.model.load()
+            sim = Simulation(seed=self.seed, record="aggregate")
+            try:
+                entry = build(sim, **point.params)
+                if self.workload is not None:
+                    self.workload(sim, entry)
+            except Exception as error:
+                given = ", ".join(f"{k}={v!r}" for k, v in point.params.items())
+                kind = "" if isinstance(error, HasimError) else f"{type(error).__name__}: "
+                where = f"{point.design} ({given})" if given else point.design
+                raise ConfigError(f"{where}: {kind}{error}") from error
+
+    def _check_picklable(self) -> None:
+        import pickle
+
+        for what, obj in [("workload", self.workload)] + [
+            (f"design {label!r}", ref) for label, (ref, _) in self.designs.items()
+        ]:
+            try:
+                pickle.dumps(obj)
+            except Exception:
+                raise ConfigError(
+                    f"Experiment: the {what} cannot be sent to worker processes (a lambda or a "
+                    "function defined inside another?); define it at module level, or run with "
+                    "executor='serial'"
+                ) from None
+
     def settings(self) -> dict[str, Any]:
         """What defines the runs (stored beside them; the number of replications is not)."""
         return {
             "designs": {k: [ref.ident, p] for k, (ref, p) in self.designs.items()},
             "grid": self.grid,
             "params": self.params,
-            "workload": repr(self.workload),
+            "workload": workload_ident(self.workload),
             "horizon": self.horizon,
             "warmup": self.warmup,
             "seed": self.seed,
@@ -223,6 +278,8 @@ class Experiment:
                 and a rerun skips what is there (resume).
             progress: show a progress bar (default: when stderr is a terminal).
         """
+        if executor != "serial" and workers != 1:
+            self._check_picklable()
         store = RunStore(out, self.settings()) if out is not None else None
         done = store.done() if store is not None else {}
         wanted = {p.index: self.target.min_reps if self.target else self.reps for p in self.points}
@@ -242,7 +299,8 @@ class Experiment:
                     pending = []
                     for task in todo:
                         record = done.get(task.key)
-                        if record is not None:
+                        if record is not None:  # done before: point numbers may have moved
+                            record = {**record, "point": task.point.index}
                             finished[(task.point.index, task.rep)] = record
                             bar.update(1)
                         else:
@@ -322,6 +380,10 @@ def _designs(designs: Any) -> dict[str, tuple[ModelRef, dict[str, Any]]]:
         raise config_error("Experiment", "designs", "at least one model", designs)
     found: dict[str, tuple[ModelRef, dict[str, Any]]] = {}
     for name, spec in items:
+        if isinstance(spec, tuple) and len(spec) != 2:
+            raise config_error(
+                f"Experiment design {name!r}", "spec", "a model or a (model, params) pair", spec
+            )
         model, params = spec if isinstance(spec, tuple) else (spec, {})
         if not isinstance(params, Mapping):
             raise config_error("Experiment", "design params", "a dict", params)

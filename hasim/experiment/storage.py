@@ -47,6 +47,10 @@ class RunStore:
         self.failed = self.path / "failed"
         self.runs.mkdir(parents=True, exist_ok=True)
         self.failed.mkdir(exist_ok=True)
+        # Left by a process killed in the middle of a write (one writer per directory).
+        for folder in (self.runs, self.failed):
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
         manifest = self.path / "experiment.json"
         settings = json.loads(json.dumps(settings, sort_keys=True, default=repr))
         if manifest.exists():
