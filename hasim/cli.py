@@ -1,0 +1,636 @@
+"""The ``hasim`` command: run, compare and sweep designs; list the ready models.
+
+::
+
+    hasim run single_server --horizon 7d --reps 10 --set mttf=2d
+    hasim compare single_server my_design.py --rate 50 --timeout 2s
+    hasim sweep single_server --grid mttr=10m,30m,1h --target unavailability:rel=0.1
+    hasim models
+
+A MODEL is the name of a ready model (``hasim models`` lists them) or a path to
+a model file (``PARAMS`` and ``build(sim, **params)``). Results go to stdout as a
+table, or with ``--json`` as one JSON object per design point; ``--csv FILE``
+writes one row per run and ``--out DIR`` keeps every finished run on disk so an
+interrupted command resumes where it stopped.
+
+Exit codes: 0 ok; 1 some runs failed (the table of the others is still printed);
+2 bad usage, model, parameter or option value (one line on stderr); 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import os
+import re
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hasim import units
+from hasim.errors import ConfigError, HasimError
+from hasim.metrics.result import SUMMARY_COLUMNS
+
+__all__ = ["main", "parse_value", "METRICS"]
+
+#: Every metric of a run, in the order of the runs table (the README documents them).
+METRICS = (*SUMMARY_COLUMNS, "unavailability", "downtime_fraction")
+DEFAULT_RATE = 10.0
+_ID_COLUMNS = {"design", "point", "params", "rep", "seed"}
+
+
+# -- parsing values -------------------------------------------------------------------------------
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value typed on the command line.
+
+    A Python literal (``8``, ``0.6``, ``None``, ``True``, ``[1, 2]``, ``'quoted'``;
+    also ``none``, ``true``, ``false`` and ``inf``), else a duration in seconds when it
+    reads as one (``20m`` -> 1200.0, ``250ms`` -> 0.25), else the text itself
+    (``az2``).
+    """
+    words = {"none": None, "null": None, "true": True, "false": False, "inf": math.inf}
+    lowered = text.strip().lower()
+    if lowered in words:
+        return words[lowered]
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        return units.parse(text)
+    except ConfigError:
+        return text
+
+
+def _split_values(text: str) -> list[str]:
+    """Split ``a,b,[1, 2]`` at the commas outside brackets and quotes."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item.strip() for item in items]
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not _NAME.fullmatch(name) or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value.strip()
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    name, value = _name_value(text)
+    return name, parse_value(value)
+
+
+def _grid_axis(text: str) -> tuple[str, list[Any], list[str]]:
+    name, value = _name_value(text)
+    tokens = _split_values(value)
+    if any(not token for token in tokens):
+        raise argparse.ArgumentTypeError(f"empty value in --grid {text!r}")
+    values = [parse_value(token) for token in tokens]
+    if len({repr(v) for v in values}) < len(values):
+        raise argparse.ArgumentTypeError(f"{name} repeats a value: {text!r}")
+    return name, values, tokens
+
+
+def _duration(text: str) -> float:
+    try:
+        return units.parse(text)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 7d, 1h, 250ms or 30 (seconds), got {text!r}"
+        ) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _integer(minimum: int):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    convert.__name__ = f"integer >= {minimum}"
+    return convert
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``hasim run: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    """The options of run, compare and sweep (not via parents=: they lose their groups)."""
+    run = command.add_argument_group("runs")
+    run.add_argument(
+        "--set",
+        dest="settings",
+        metavar="NAME=VALUE",
+        type=_setting,
+        action="append",
+        default=[],
+        help="a model parameter (repeatable); literals, durations (mttr=20m) or text",
+    )
+    run.add_argument(
+        "--horizon", type=_duration, default="7d", help="simulated time per run (default 7d)"
+    )
+    run.add_argument(
+        "--warmup", type=_duration, default=0.0, help="unmeasured start of each run (default 0)"
+    )
+    reps = run.add_mutually_exclusive_group()
+    reps.add_argument("--reps", type=_integer(1), help="replications per design point (default 10)")
+    reps.add_argument(
+        "--target",
+        metavar="METRIC:rel=R,abs=A,min=N,max=N,batch=N",
+        help="add replications until the 95%% interval of METRIC is narrow enough, "
+        "e.g. unavailability:rel=0.1,max=200",
+    )
+    run.add_argument(
+        "--seed", type=_integer(0), default=0, help="replication r runs with seed SEED + r"
+    )
+    load = command.add_argument_group("workload (default: the model's WORKLOAD, else --rate 10)")
+    kind = load.add_mutually_exclusive_group()
+    kind.add_argument("--rate", type=_positive, help="open loop: Poisson requests per second")
+    kind.add_argument("--users", type=_integer(1), help="closed loop: this many users")
+    kind.add_argument(
+        "--no-traffic", action="store_true", help="no clients: state-only runs (uptime)"
+    )
+    load.add_argument("--think", type=_duration, help="mean think time of --users (exponential)")
+    load.add_argument("--timeout", type=_duration, help="client timeout per request")
+    where = command.add_argument_group("execution and output")
+    where.add_argument(
+        "--workers", type=_integer(1), help="processes (default: all cores; 1 runs serially)"
+    )
+    where.add_argument(
+        "--dask", metavar="ADDRESS", help="run on Dask: 'local' (a LocalCluster) or a scheduler"
+    )
+    where.add_argument(
+        "--out", metavar="DIR", help="keep every finished run in DIR; rerunning resumes"
+    )
+    where.add_argument("--json", action="store_true", help="print one JSON object per design point")
+    where.add_argument("--csv", metavar="FILE", help="write the runs table (one row per run)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hasim",
+        description="Simulate highly available designs: availability, recovery and throughput "
+        "with confidence intervals.",
+        epilog="Exit codes: 0 ok, 1 some runs failed, 2 usage or configuration error, "
+        "130 interrupted. See 'hasim COMMAND --help'.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    model = "a ready model's name (see hasim models) or a .py model file"
+    run = commands.add_parser("run", help="run one model", description="Run one model.")
+    run.add_argument("models", nargs=1, metavar="MODEL", help=model)
+    compare = commands.add_parser(
+        "compare",
+        help="run models side by side and compare them",
+        description="Run several models on the same seeds; paired differences with the first.",
+    )
+    compare.add_argument("models", nargs="+", metavar="MODEL", help=f"two or more: {model}")
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a model over a grid of parameter values",
+        description="Run one model at every combination of the --grid values.",
+    )
+    sweep.add_argument("models", nargs=1, metavar="MODEL", help=model)
+    sweep.add_argument(
+        "--grid",
+        metavar="NAME=V1,V2,...",
+        type=_grid_axis,
+        action="append",
+        required=True,
+        help="values of a parameter (repeatable: every combination is run)",
+    )
+    for command in (run, compare, sweep):
+        _add_run_options(command)
+    models = commands.add_parser(
+        "models",
+        help="list the ready models and their parameters",
+        description="List models: name, description, parameters and their defaults.",
+    )
+    models.add_argument("models", nargs="*", metavar="MODEL", help="only these (names or files)")
+    return parser
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hasim`` command line; return the exit code."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 0
+    try:
+        if args.command == "models":
+            return _list_models(args.models)
+        return _experiment(args)
+    except HasimError as error:
+        print(f"hasim: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hasim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `hasim run ... --json | head -1`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from hasim.experiment import Experiment, ModelRef, Target
+    from hasim.experiment.runner import RunFailed
+
+    if args.command == "compare" and len(args.models) < 2:
+        raise ConfigError("compare: give two or more models (hasim run runs one)")
+    refs = [ModelRef.of(model) for model in args.models]
+    labels = [ref.label for ref in refs]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ConfigError(f"compare: give distinct models, got {', '.join(twice)} twice")
+    grid, tokens = {}, {}
+    for name, values, typed in getattr(args, "grid", None) or []:
+        if name in grid:
+            raise ConfigError(f"sweep: --grid {name} is given twice")
+        grid[name] = values
+        tokens[name] = {repr(v): t for v, t in zip(values, typed, strict=True)}
+    params = dict(args.settings)
+    both = sorted(set(params) & set(grid))
+    if both:
+        raise ConfigError(f"sweep: {', '.join(both)} given in both --set and --grid")
+    target = None
+    if args.target is not None:
+        target = Target.parse(args.target)
+        if target.metric not in METRICS:
+            raise ConfigError(
+                f"Target: metric must be one of {', '.join(METRICS)}, got {target.metric!r}"
+            )
+    if args.csv is not None and not Path(args.csv).resolve().parent.is_dir():
+        raise ConfigError(f"--csv: the folder of {args.csv!r} does not exist")
+    experiment = Experiment(
+        {ref.label: ref for ref in refs} if len(refs) > 1 else refs[0],
+        grid=grid or None,
+        params=params,
+        workload=_workload(args, refs),
+        horizon=args.horizon,
+        warmup=args.warmup,
+        reps=args.reps,
+        target=target,
+        seed=args.seed,
+    )
+    _preflight(experiment)
+    executor, workers = _executor(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunFailed)  # reported below, once
+            result = experiment.run(executor=executor, workers=workers, out=args.out)
+    except KeyboardInterrupt:
+        if args.out is not None:
+            kept = len(list((Path(args.out) / "runs").glob("*.json")))
+            where = f"{kept} finished runs are in {args.out}; rerun the same command to resume"
+        else:
+            where = "nothing was kept (use --out DIR to keep finished runs and resume)"
+        print(f"hasim: interrupted; {where}", file=sys.stderr)
+        return 130
+    except OSError as error:  # an unreachable Dask scheduler, an unwritable --out
+        where = f"--dask {args.dask}: " if args.dask not in (None, "local") else ""
+        raise ConfigError(f"{where}{type(error).__name__}: {error}") from None
+
+    stats = _point_stats(result, experiment)
+    if args.json:
+        for point, reps, metrics in stats:
+            print(json.dumps(_json_object(point, reps, metrics), default=repr))
+    else:
+        print(_caption(experiment))
+        print()
+        print(_table(stats, tokens))
+        if args.command == "compare":
+            print()
+            print(_comparison(result, experiment, "uptime" if args.no_traffic else "availability"))
+    if args.csv is not None:
+        result.to_csv(args.csv)
+    return _report_failures(result, len(result) + len(result.failures), args.out)
+
+
+def _workload(args: argparse.Namespace, refs: list[Any]) -> dict[str, Any] | None:
+    if args.think is not None and args.users is None:
+        raise ConfigError("--think applies to a closed loop: give --users too")
+    if args.no_traffic:
+        if args.timeout is not None:
+            raise ConfigError("--timeout applies to requests: not with --no-traffic")
+        return None
+    if args.rate is not None:
+        workload: dict[str, Any] = {"rate": args.rate}
+    elif args.users is not None:
+        workload = {"users": args.users}
+        if args.think is not None:
+            from hasim.dist import Exponential
+
+            workload["think_time"] = Exponential(mean=args.think)
+    else:
+        defaults = {ref.label: _module_workload(ref) for ref in refs}
+        distinct = {json.dumps(w, sort_keys=True, default=repr) for w in defaults.values()}
+        if len(distinct) > 1:
+            raise ConfigError(
+                f"the models declare different default workloads ({defaults}); "
+                "give --rate, --users or --no-traffic"
+            )
+        workload = dict(next(iter(defaults.values())))
+    if args.timeout is not None:
+        workload["timeout"] = args.timeout
+    return workload
+
+
+def _module_workload(ref: Any) -> dict[str, Any]:
+    """The model module's optional ``WORKLOAD`` dict, else an open loop at DEFAULT_RATE."""
+    workload = getattr(ref.module(), "WORKLOAD", None)
+    if workload is None:
+        return {"rate": DEFAULT_RATE}
+    if not isinstance(workload, dict):
+        raise ConfigError(f"{ref.label}: WORKLOAD must be a dict, got {workload!r}")
+    return workload
+
+
+def _executor(args: argparse.Namespace) -> tuple[str, int | None]:
+    if args.dask is None:
+        return ("serial", None) if args.workers == 1 else ("processes", args.workers)
+    if args.dask == "local":
+        return "dask", args.workers
+    if args.workers is not None:
+        raise ConfigError("--workers applies to local runs and --dask local, not to a scheduler")
+    if "://" in args.dask:
+        return args.dask, None
+    return f"tcp://{args.dask}", None
+
+
+def _preflight(experiment: Any) -> None:
+    """Build every design point once, so bad parameter values fail here, in one line."""
+    try:
+        experiment.check()
+    except ConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+def _point_stats(result: Any, experiment: Any) -> list[tuple[Any, int, dict[str, tuple]]]:
+    """For every design point: ``(point, reps, {metric: (mean, lo, hi)})``, NaN if unknown."""
+    from hasim.experiment.stats import nines
+
+    runs = result.runs
+    # A grid parameter has a column of its own, unless a metric has its name (mttr): then the
+    # column holds the metric. Points carry their parameters, so group by point.
+    grid_only = set(result.grid_names) - set(METRICS)
+    # In METRICS order: runs read back from --out come with their keys sorted.
+    extra = sorted(set(runs.columns) - _ID_COLUMNS - grid_only - set(METRICS))
+    names = [*METRICS, *extra]
+    # nines of the mean availability (and uptime), not the mean of each run's nines (often inf)
+    derived = {"nines": "availability", "uptime_nines": "uptime"}
+    measured = [m for m in names if m in runs.columns and m not in derived]
+    rows = {}
+    if len(runs):
+        for _, row in result.summary(by="point", metrics=measured).iterrows():
+            rows[int(row["point"])] = row
+    stats = []
+    for point in experiment.points:
+        row = rows.get(point.index)
+        metrics: dict[str, tuple] = {}
+        for name in names:
+            base = derived.get(name, name)
+            if row is None or base not in row:
+                metrics[name] = (math.nan, math.nan, math.nan)
+            elif name in derived:
+                lo, mean, hi = row[f"{base}_lo"], row[base], min(row[f"{base}_hi"], 1.0)
+                metrics[name] = (nines(mean), nines(lo), nines(hi))
+            else:
+                metrics[name] = (row[name], row[f"{name}_lo"], row[f"{name}_hi"])
+        stats.append((point, 0 if row is None else int(row["reps"]), metrics))
+    return stats
+
+
+def _number(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _json_object(point: Any, reps: int, metrics: dict[str, tuple]) -> dict[str, Any]:
+    return {
+        "model": point.design,
+        "params": point.params,
+        "reps": reps,
+        "metrics": {
+            name: {"mean": _number(mean), "ci95": [_number(lo), _number(hi)]}
+            for name, (mean, lo, hi) in metrics.items()
+        },
+    }
+
+
+def _caption(experiment: Any) -> str:
+    fmt = units.format_duration
+    workload = experiment.workload
+    if workload is None:
+        load = "no traffic (uptime only)"
+    elif hasattr(workload, "rate"):
+        load = f"open loop {workload.rate:g} req/s"
+    else:
+        think = units.format_duration(workload.think_time.mean)
+        load = f"closed loop {workload.users} users, mean think time {think}"
+    if getattr(workload, "timeout", None) is not None:
+        load += f", timeout {fmt(workload.timeout)}"
+    if experiment.target is not None:
+        t = experiment.target
+        within = [f"±{t.rel:.0%}"] if t.rel is not None else []
+        within += [f"±{t.abs:g}"] if t.abs is not None else []
+        reps = f"replications until {t.metric} is within {' and '.join(within)} (max {t.max_reps})"
+    else:
+        reps = f"{experiment.reps} replication{'s' if experiment.reps > 1 else ''}"
+    return (
+        f"{reps} of {fmt(experiment.horizon)} (warm-up {fmt(experiment.warmup)}), {load}, "
+        f"seed {experiment.seed}; means, availability ± its 95 % interval"
+    )
+
+
+def _decimals(width: float) -> int:
+    """Decimals that show two significant digits of an interval's half-width (4 to 9)."""
+    half = width / 2
+    if not 0 < half < math.inf:
+        return 4 if half == 0 else 6
+    return min(max(1 - math.floor(math.log10(half)), 4), 9)
+
+
+def _table(stats: list, tokens: dict[str, dict[str, str]]) -> str:
+    """One line per design point: the grid values as typed, then the main metrics."""
+    grid = list(tokens)
+    headers = ["design", *grid, "reps", "availability", "nines", "uptime", "incidents", "MTTR"]
+    headers += ["throughput/s", "p99 latency"]
+    rows, means, halves = [], [], []
+    for point, reps, m in stats:
+        a, a_lo, a_hi = m["availability"]
+        u, u_lo, u_hi = m["uptime"]
+        half, a_places, u_places = (a_hi - a_lo) / 2, _decimals(a_hi - a_lo), _decimals(u_hi - u_lo)
+        means.append(_shown(a, f"{{:.{a_places}f}}".format))
+        halves.append("" if math.isnan(a) else f"± {half:.2g}")
+        rows.append(
+            [
+                point.design,
+                # grid values as the user typed them ("20m", not 1200.0)
+                *(tokens[name].get(repr(point.params[name]), "?") for name in grid),
+                str(reps),
+                "",  # availability: filled in below, aligned on "±"
+                _shown(m["nines"][0], "{:.2f}".format),
+                _shown(u, f"{{:.{u_places}f}}".format),
+                _shown(m["incidents"][0], "{:.3g}".format),
+                _shown(m["mttr"][0], units.format_duration),
+                _shown(m["throughput"][0], "{:.4g}".format),
+                _shown(m["latency_p99"][0], units.format_duration),
+            ]
+        )
+    column = len(grid) + 2
+    mean_width = max(map(len, means), default=0)
+    half_width = max(map(len, halves), default=0)
+    for row, mean, half in zip(rows, means, halves, strict=True):
+        row[column] = f"{mean:>{mean_width}} {half:<{half_width}}"
+    left = set(range(1 + len(grid)))  # the design and the grid values
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for r in [headers, *rows]:
+        cells = [c.ljust(widths[i]) if i in left else c.rjust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _shown(value: float, fmt: Any) -> str:
+    """``fmt(value)``, or "-" where the metric is undefined (NaN)."""
+    return "-" if math.isnan(value) else fmt(value)
+
+
+def _comparison(result: Any, experiment: Any, metric: str) -> str:
+    designs = list(experiment.designs)
+    lines = [f"paired difference in {metric}, first design minus each other (same seeds; 95 %):"]
+    present = set(result.runs["design"]) if len(result) else set()
+    for other in designs[1:]:
+        if designs[0] not in present or other not in present:
+            lines.append(f"  {designs[0]} - {other}: no finished runs to pair")
+            continue
+        for _, row in result.compare(designs[0], other, metric).iterrows():
+            lines.append(
+                f"  {designs[0]} - {other}: {row['diff']:+.3g} "
+                f"[{row['diff_lo']:+.3g}, {row['diff_hi']:+.3g}] over {row['pairs']} pairs "
+                f"(unpaired interval ± {row['unpaired_half_width']:.2g})"
+            )
+    return "\n".join(lines)
+
+
+def _report_failures(result: Any, total: int, out: str | None) -> int:
+    failures = result.failures
+    if not len(failures):
+        return 0
+    print(f"hasim: {len(failures)} of {total} runs failed:", file=sys.stderr)
+    for _, f in failures.head(5).iterrows():
+        print(
+            f"  {f['design']} {f['params']} rep {f['rep']} seed {f['seed']}: {f['error']}",
+            file=sys.stderr,
+        )
+    if len(failures) > 5:
+        print(f"  ... and {len(failures) - 5} more", file=sys.stderr)
+    if out is not None:
+        print(f"  tracebacks are in {Path(out) / 'failed'}", file=sys.stderr)
+    return 1
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+def _list_models(models: Sequence[str]) -> int:
+    from hasim.experiment import ModelRef, model_names
+
+    lines = []
+    for model in models or model_names():
+        ref = ModelRef.of(model)
+        _, params, doc = ref.load()
+        described = _param_docs(doc)
+        lines.append(f"{ref.label}  {doc.strip().splitlines()[0] if doc.strip() else ''}".rstrip())
+        shown = [(name, _default(value, described.get(name, ""))) for name, value in params.items()]
+        width = max((len(n) for n, _ in shown), default=0)
+        vwidth = max((len(v) for _, v in shown), default=0)
+        for name, value in shown:
+            text = described.get(name, "")
+            lines.append(f"    {name:<{width}}  {value:<{vwidth}}  {text}".rstrip())
+        lines.append("")
+    lines.append(
+        "A MODEL is one of these names or a path to a .py file with PARAMS and "
+        "build(sim, **params); set parameters with --set NAME=VALUE."
+    )
+    print("\n".join(lines))
+    return 0
+
+
+def _param_docs(doc: str) -> dict[str, str]:
+    """``{name: description}`` from docstring bullets such as ``- ``mttf``: mean ...``."""
+    found: dict[str, str] = {}
+    current = None
+    for line in doc.splitlines():
+        match = re.match(r"\s*[-*]\s+``(\w+)``\s*:\s*(.*)", line)
+        if match:
+            current = match[1]
+            found[current] = match[2].strip().replace("``", "")
+        elif current and line.strip() and not line.lstrip().startswith(("-", "*")):
+            found[current] += " " + line.strip().replace("``", "")
+        else:
+            current = None
+    return found
+
+
+def _default(value: Any, description: str) -> str:
+    """A default as one would type it after --set; durations (per the docstring) in units."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, (int, float)) and "second" in description:
+        return units.format_duration(value).replace(" ", "")
+    return value if isinstance(value, str) else repr(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
