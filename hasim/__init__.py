@@ -18,6 +18,16 @@ times, throughput and latency::
 from __future__ import annotations
 
 from hasim import analytic, units
+from hasim.balancer import (
+    ConsistentHash,
+    LeastOutstanding,
+    LoadBalancer,
+    Policy,
+    PowerOfTwo,
+    Random,
+    RoundRobin,
+    WeightedRoundRobin,
+)
 from hasim.dist import (
     Deterministic,
     Distribution,
@@ -34,6 +44,7 @@ from hasim.dist import (
 from hasim.errors import ConfigError, HasimError, SimulationError
 from hasim.experiment import Experiment, ExperimentResult, Target
 from hasim.faults import Failures, RepairCrews
+from hasim.health import HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
 from hasim.network import Network
@@ -74,6 +85,17 @@ __all__ = [
     "OpenLoop",
     "ClosedLoop",
     "Request",
+    # traffic
+    "LoadBalancer",
+    "Policy",
+    "RoundRobin",
+    "Random",
+    "LeastOutstanding",
+    "PowerOfTwo",
+    "WeightedRoundRobin",
+    "ConsistentHash",
+    "HealthCheck",
+    "OutlierDetection",
     # results
     "RunResult",
     "Summary",

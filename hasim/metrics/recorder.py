@@ -72,6 +72,9 @@ class Recorder:
         self.col_attempts = array("h")
         #: (time, component name, state) for every node state change.
         self.state_log: list[tuple[float, str, str]] = []
+        #: (time, observer, target, healthy) for every verdict of a health
+        #: check or failure detector: the raw material of time-to-detect.
+        self.detections: list[tuple[float, str, str, bool]] = []
         #: (time, up, component whose change caused it) for every change of the
         #: system's state; the first entry is the state at time 0.
         self.system_log: list[tuple[float, bool, str | None]] = []
@@ -90,6 +93,7 @@ class Recorder:
         # happened to them before run() is not part of it.
         self.state_log.clear()
         self.system_log.clear()
+        self.detections.clear()
         self.index = {name: i for i, name in enumerate(names)}
         self.index[None] = -1
 
@@ -128,6 +132,10 @@ class Recorder:
     def state(self, time: float, name: str, state: str) -> None:
         """Node ``name`` entered ``state`` at ``time``."""
         self.state_log.append((time, name, state))
+
+    def detect(self, time: float, observer: str, target: str, healthy: bool) -> None:
+        """``observer`` came to believe ``target`` is (un)healthy at ``time``."""
+        self.detections.append((time, observer, target, healthy))
 
     def system(self, time: float, up: bool, cause: str | None = None) -> None:
         """The structure predicate became ``up`` at ``time`` after ``cause`` changed."""
