@@ -114,7 +114,11 @@ def test_incidents_of_a_deterministic_schedule(sim):
     hs.Node(sim, "db", failures=TEN_TWO)
     result = sim.run(until=35)
     table = result.incidents()
-    assert list(table.columns) == ["start", "end", "ttr", "ongoing", "cause", "restored_by"]
+    assert list(table.columns) == [
+        "start", "end", "ttr", "ongoing", "cause", "restored_by", "ttd", "failover", "repair"
+    ]  # fmt: skip
+    assert table["ttd"].isna().all()  # nobody watches the node: nothing detects its failures
+    assert list(table["repair"][:2]) == [2, 2]
     assert list(table["start"]) == [10, 22, 34]
     assert list(table["end"][:2]) == [12, 24] and math.isnan(table["end"][2])
     assert list(table["ttr"][:2]) == [2, 2] and math.isnan(table["ttr"][2])

@@ -285,10 +285,16 @@ def _model(seed: int, record: str = "requests") -> hs.RunResult:
 def test_same_seed_gives_bit_identical_results(assert_conserved):
     """Same seed, same code: the summary and the request table are equal, floats included."""
     first, again = _model(seed=5), _model(seed=5)
-    summary = first.summary()
-    assert not any(isinstance(v, float) and math.isnan(v) for v in summary.values())
+    summary, summary_again = first.summary(), again.summary()
+
+    def undefined(s):
+        return {k for k, v in s.items() if isinstance(v, float) and math.isnan(v)}
+
+    # Nobody watches these servers (no balancer), so there is nothing to detect.
+    assert undefined(summary) == undefined(summary_again) == {"mttd", "failover_time"}
     assert summary["incidents"] > 0 and summary["ok"] > 0 and summary["failed"] > 0
-    assert summary == again.summary()
+    defined = set(summary) - undefined(summary)
+    assert {k: summary[k] for k in defined} == {k: summary_again[k] for k in defined}
     pd.testing.assert_frame_equal(first.requests(), again.requests(), check_exact=True)
     assert first.timeline().equals(again.timeline())
     assert_conserved(first)

@@ -75,6 +75,11 @@ class Recorder:
         #: (time, observer, target, healthy) for every verdict of a health
         #: check or failure detector: the raw material of time-to-detect.
         self.detections: list[tuple[float, str, str, bool]] = []
+        #: (component, failed at, detected at, first ok by another at): for each
+        #: detected failure, when the first ok answer from a replacement came.
+        self.failovers: list[tuple[str, float, float, float]] = []
+        self._down_since: dict[str, float] = {}
+        self._awaiting: dict[str, tuple[float, float]] = {}
         #: (time, up, component whose change caused it) for every change of the
         #: system's state; the first entry is the state at time 0.
         self.system_log: list[tuple[float, bool, str | None]] = []
@@ -94,6 +99,9 @@ class Recorder:
         self.state_log.clear()
         self.system_log.clear()
         self.detections.clear()
+        self.failovers.clear()
+        self._down_since.clear()
+        self._awaiting.clear()
         self.index = {name: i for i, name in enumerate(names)}
         self.index[None] = -1
 
@@ -117,6 +125,8 @@ class Recorder:
             self.latency_sum += latency
             if self.histogram is not None:
                 self.histogram.add(latency)
+            if self._awaiting:
+                self._failed_over(request.responder, ended)
         else:
             self.failed_series[bucket] += 1
         if self.keep_requests:
@@ -129,13 +139,32 @@ class Recorder:
             self.col_responder.append(index[request.responder])
             self.col_attempts.append(request.attempts)
 
+    def _failed_over(self, responder: str | None, time: float) -> None:
+        """An ok answer: the first one by another component ends a failover."""
+        for name in [n for n in self._awaiting if n != responder]:
+            failed, detected = self._awaiting.pop(name)
+            self.failovers.append((name, failed, detected, time))
+
     def state(self, time: float, name: str, state: str) -> None:
         """Node ``name`` entered ``state`` at ``time``."""
         self.state_log.append((time, name, state))
+        if state == "down":
+            self._down_since.setdefault(name, time)
+        else:
+            self._down_since.pop(name, None)
+            self._awaiting.pop(name, None)  # repaired before a replacement answered
 
     def detect(self, time: float, observer: str, target: str, healthy: bool) -> None:
-        """``observer`` came to believe ``target`` is (un)healthy at ``time``."""
+        """``observer`` came to believe ``target`` is (un)healthy at ``time``.
+
+        A verdict of unhealthy on a component that is truly down starts the
+        wait for a failover (the first ok answer from another component).
+        """
         self.detections.append((time, observer, target, healthy))
+        failed = self._down_since.get(target)
+        if not healthy and failed is not None and target not in self._awaiting:
+            if not any(f[0] == target and f[1] == failed for f in self.failovers):
+                self._awaiting[target] = (failed, time)
 
     def system(self, time: float, up: bool, cause: str | None = None) -> None:
         """The structure predicate became ``up`` at ``time`` after ``cause`` changed."""

@@ -18,6 +18,10 @@ Every metric is computed over the measured window ``[warmup, until]``
 ``incidents``      down intervals that began in the window
 ``mttr``           mean time to recover of the incidents that ended (NaN if none)
 ``ttr_p50``, ``ttr_p95``: median and 95th percentile of those recovery times
+``mttd``           mean time to detect a component failure (crash -> first "unhealthy"
+                   verdict by a health check or failure detector); NaN if none detected
+``failover_time``  mean time from a component failure to the first ok answer by a
+                   replacement after its detection; NaN if none
 ``throughput``     ok requests per second of window
 ``latency_mean``   mean latency of ok requests, first issue to final answer (s)
 ``latency_p50``, ``latency_p95``, ``latency_p99``, ``latency_p999``: percentiles
@@ -38,6 +42,7 @@ from hasim.errors import SimulationError
 from hasim.metrics.incidents import Incident, incidents, state_intervals, time_down
 from hasim.metrics.latency import LatencyHistogram
 from hasim.metrics.recorder import OUTCOMES
+from hasim.metrics.recovery import ComponentFailure, component_failures
 from hasim.sim import SYSTEM
 from hasim.units import format_duration
 
@@ -67,6 +72,8 @@ SUMMARY_COLUMNS = (
     "mttr",
     "ttr_p50",
     "ttr_p95",
+    "mttd",
+    "failover_time",
     "throughput",
     "latency_mean",
     "latency_p50",
@@ -74,7 +81,7 @@ SUMMARY_COLUMNS = (
     "latency_p99",
     "latency_p999",
 )
-_DURATIONS = {"window", "downtime", "mttr", "ttr_p50", "ttr_p95"} | {
+_DURATIONS = {"window", "downtime", "mttr", "ttr_p50", "ttr_p95", "mttd", "failover_time"} | {
     c for c in SUMMARY_COLUMNS if c.startswith("latency")
 }
 _QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
@@ -85,6 +92,11 @@ def nines(a: float) -> float:
     if math.isnan(a):
         return math.nan
     return math.inf if a >= 1.0 else -math.log10(1.0 - a)
+
+
+def _nanmean(values: list[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
 
 
 class Summary(dict):
@@ -125,6 +137,8 @@ class RunResult:
         failed_series: list[int],
         state_log: list[tuple[float, str, str]],
         system_log: list[tuple[float, bool, str | None]],
+        detections: list[tuple[float, str, str, bool]] = (),
+        failovers: list[tuple[str, float, float, float]] = (),
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -140,6 +154,8 @@ class RunResult:
         self.failed_series = failed_series
         self.state_log = state_log
         self.system_log = system_log
+        self.detections = list(detections)
+        self.failovers = list(failovers)
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -185,6 +201,8 @@ class RunResult:
             failed_series=failed,
             state_log=list(rec.state_log),
             system_log=list(rec.system_log),
+            detections=list(rec.detections),
+            failovers=list(rec.failovers),
         )
 
     # -- numbers ----------------------------------------------------------
@@ -197,6 +215,12 @@ class RunResult:
     def incident_list(self) -> list[Incident]:
         """The incidents that began in the window, as objects."""
         return incidents(self.system_log, self.warmup, self.until)
+
+    def failure_list(self) -> list[ComponentFailure]:
+        """Each component failure that began in the window, with its recovery phases."""
+        return component_failures(
+            self.state_log, self.detections, self.failovers, self.warmup, self.until
+        )
 
     def ok_latencies(self) -> np.ndarray:
         """Latencies of the ok requests (needs ``record="requests"``)."""
@@ -214,6 +238,7 @@ class RunResult:
         downtime = time_down(self.system_log, self.warmup, self.until)
         uptime = 1.0 - downtime / self.window
         found = self.incident_list()
+        failures = self.failure_list()
         ttrs = np.array([i.ttr for i in found if not i.ongoing])
         row: dict[str, Any] = {
             "window": self.window,
@@ -230,6 +255,8 @@ class RunResult:
             "mttr": float(ttrs.mean()) if ttrs.size else math.nan,
             "ttr_p50": float(np.quantile(ttrs, 0.5)) if ttrs.size else math.nan,
             "ttr_p95": float(np.quantile(ttrs, 0.95)) if ttrs.size else math.nan,
+            "mttd": _nanmean([f.ttd for f in failures]),
+            "failover_time": _nanmean([f.failover for f in failures]),
             "throughput": ok / self.window,
             "latency_mean": self.latency_sum / ok if ok else math.nan,
         }
@@ -288,17 +315,42 @@ class RunResult:
         """One row per incident that began in the window.
 
         Columns: start, end (NaN if ongoing), ttr (NaN if ongoing), ongoing,
-        cause, restored_by.
+        cause, restored_by, and the recovery phases of the cause's failure
+        when a component failure started it: ttd (to detection), failover (to
+        the first ok answer by a replacement), repair (to the cause's repair);
+        NaN where they do not apply.
+        """
+        import pandas as pd
+
+        by_start = {(f.component, f.failed): f for f in self.failure_list()}
+        rows = []
+        for i in self.incident_list():
+            f = by_start.get((i.cause, i.start))
+            phases = (f.ttd, f.failover, f.repair) if f else (math.nan,) * 3
+            rows.append((i.start, i.end, i.ttr, i.ongoing, i.cause, i.restored_by, *phases))
+        columns = ["start", "end", "ttr", "ongoing", "cause", "restored_by"]
+        frame = pd.DataFrame(rows, columns=[*columns, "ttd", "failover", "repair"])
+        return frame.astype(
+            {"start": float, "end": float, "ttr": float, "ongoing": bool, "ttd": float,
+             "failover": float, "repair": float}
+        )  # fmt: skip
+
+    def failures(self) -> pd.DataFrame:
+        """One row per component failure that began in the window.
+
+        Columns: component, failed (time), ttd, detected_by, failover, repair
+        (see ``hasim.metrics.recovery``); NaN where a phase did not happen.
         """
         import pandas as pd
 
         rows = [
-            (i.start, i.end, i.ttr, i.ongoing, i.cause, i.restored_by) for i in self.incident_list()
+            (f.component, f.failed, f.ttd, f.detected_by, f.failover, f.repair)
+            for f in self.failure_list()
         ]
-        frame = pd.DataFrame(
-            rows, columns=["start", "end", "ttr", "ongoing", "cause", "restored_by"]
+        columns = ["component", "failed", "ttd", "detected_by", "failover", "repair"]
+        return pd.DataFrame(rows, columns=columns).astype(
+            {"failed": float, "ttd": float, "failover": float, "repair": float}
         )
-        return frame.astype({"start": float, "end": float, "ttr": float, "ongoing": bool})
 
     def timeline(self) -> pd.DataFrame:
         """Every state interval in the window, components and the system.
