@@ -149,9 +149,10 @@ class Node(Component):
 
     def _set(self, state: str) -> None:
         old, self.state = self.state, state
+        # Recorded first, so the work the crash ends is attributed to a down node.
+        self.sim.recorder.state(self.env.now, self.name, state)
         if state == DOWN:
             self._crashed()
-        self.sim.recorder.state(self.env.now, self.name, state)
         for listener in self._listeners:
             listener(self, old, state)
         self.sim._state_changed(self.name)

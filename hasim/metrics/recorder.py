@@ -79,6 +79,8 @@ class Recorder:
         #: detected failure, when the first ok answer from a replacement came.
         self.failovers: list[tuple[str, float, float, float]] = []
         self._down_since: dict[str, float] = {}
+        #: (outcome, responder, responder was down) -> failed requests.
+        self.failed_by: dict[tuple[str, str | None, bool], int] = {}
         self._awaiting: dict[str, tuple[float, float]] = {}
         #: (time, up, component whose change caused it) for every change of the
         #: system's state; the first entry is the state at time 0.
@@ -100,6 +102,7 @@ class Recorder:
         self.system_log.clear()
         self.detections.clear()
         self.failovers.clear()
+        self.failed_by.clear()
         self._down_since.clear()
         self._awaiting.clear()
         self.index = {name: i for i, name in enumerate(names)}
@@ -129,6 +132,10 @@ class Recorder:
                 self._failed_over(request.responder, ended)
         else:
             self.failed_series[bucket] += 1
+            # Who failed it, and was it down then (a failure) or up (overload, refusal)?
+            by = request.responder
+            key = (request.outcome, by, by in self._down_since)
+            self.failed_by[key] = self.failed_by.get(key, 0) + 1
         if self.keep_requests:
             index = self.index
             self.col_id.append(request.id)

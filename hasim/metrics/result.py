@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hasim.errors import SimulationError
+from hasim.metrics import attribution
 from hasim.metrics.incidents import Incident, incidents, state_intervals, time_down
 from hasim.metrics.latency import LatencyHistogram
 from hasim.metrics.recorder import OUTCOMES
@@ -139,6 +140,7 @@ class RunResult:
         system_log: list[tuple[float, bool, str | None]],
         detections: list[tuple[float, str, str, bool]] = (),
         failovers: list[tuple[str, float, float, float]] = (),
+        failed_by: dict[tuple[str, str | None, bool], int] | None = None,
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -156,6 +158,7 @@ class RunResult:
         self.system_log = system_log
         self.detections = list(detections)
         self.failovers = list(failovers)
+        self.failed_by = dict(failed_by or {})
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -203,6 +206,7 @@ class RunResult:
             system_log=list(rec.system_log),
             detections=list(rec.detections),
             failovers=list(rec.failovers),
+            failed_by=dict(rec.failed_by),
         )
 
     # -- numbers ----------------------------------------------------------
@@ -351,6 +355,27 @@ class RunResult:
         return pd.DataFrame(rows, columns=columns).astype(
             {"failed": float, "ttd": float, "failover": float, "repair": float}
         )
+
+    def downtime_by_cause(self) -> pd.DataFrame:
+        """Seconds of system downtime per cause (``hasim.metrics.attribution``)."""
+        return attribution.downtime_by_cause(self.system_log, self.warmup, self.until)
+
+    def failed_by_cause(self) -> pd.DataFrame:
+        """Failed requests per component and cause: failure, refused or no answer."""
+        return attribution.failed_by_cause(self.failed_by)
+
+    def error_budget(self, slo: float) -> pd.DataFrame:
+        """Share of the error budget of an availability objective spent per cause.
+
+        Args:
+            slo: the objective, e.g. 0.999 (0.1 % of requests may fail).
+        """
+        answered = sum(self.counts.values())
+        return attribution.error_budget(self.failed_by_cause(), answered, slo)
+
+    def budget_burn(self, slo: float) -> pd.DataFrame:
+        """Burn rate of the error budget over time, and the budget spent so far."""
+        return attribution.budget_burn(self.series(), slo)
 
     def timeline(self) -> pd.DataFrame:
         """Every state interval in the window, components and the system.
