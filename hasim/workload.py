@@ -1,16 +1,46 @@
-"""Who sends requests: open-loop arrivals and closed-loop users.
+"""Who sends requests: open-loop arrivals and closed-loop users, with client resilience.
 
 A client issues a request, sends it to its target through the network, and
-records exactly one outcome for it (DESIGN: request life cycle):
+records exactly one outcome for it (DESIGN: request life cycle). The
+request is the logical unit the user cares about; what travels to the
+target is an *attempt* (``target.submit(attempt, reply)``), which carries
+the request's ``key`` (for consistent hashing), a link to its ``request``
+and its ``number`` (1, 2, ... in the order sent).
+
+Without resilience (no ``retry``, ``breaker`` or ``hedge``) a request has
+exactly one attempt and is its own attempt (the fast path: no second object
+per request). Its outcome is
 
 * the target's answer (``ok``, ``rejected``, ``error``, ...) once it has
   travelled back, or
-* ``timeout`` when the client's timeout expires first. The target is not
-  told: it may still do the work, and its late answer is dropped.
+* ``timeout`` when the client's timeout (or deadline) expires first. The
+  target is not told: it may still do the work, and its late answer is
+  dropped.
+
+With resilience (``hasim.resilience``):
+
+* ``timeout`` is the per-try timeout: a try not answered in time counts as
+  failed with ``timeout`` (its late answer is ignored);
+* a failed try whose outcome is in ``retry.retry_on`` is retried after the
+  backoff, while tries remain and the retry budget allows; otherwise the
+  request ends with that outcome;
+* ``deadline`` bounds the whole request: when it passes, the request ends
+  ``timeout`` whatever tries remain (tries still out are abandoned);
+* a ``hedge`` sends another try when one is slow; the first ok wins, a
+  failed try does not end the request while another is out;
+* a ``breaker`` refuses tries at once when open: the request ends
+  ``rejected`` with the client as responder, without reaching the target
+  (refused tries are never retried).
+
+The request's outcome is that of its last try (or ``timeout`` at the
+deadline; or the first ok), its latency runs from the first issue to the
+final answer, its ``attempts`` is the number of tries sent (hedges
+included; 0 if the breaker refused the first), and its ``responder`` is who
+answered the final try. Servers always do the work they were sent: answers
+to abandoned tries are ignored, and counted (``Client.ignored``).
 
 Requests still unanswered when the run ends are *in flight*; they stay in
-``client.outstanding``. Retries, backoff and circuit breakers come later and
-will keep this contract: one outcome per request, after its last attempt.
+``client.outstanding``.
 """
 
 from __future__ import annotations
@@ -19,24 +49,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hasim import network
-from hasim.dist import Distribution, Exponential, as_distribution
+from hasim.dist import Distribution, Exponential, Uniform, as_distribution
 from hasim.errors import (
-    ConfigError,
     SimulationError,
     check_int,
     check_nonnegative,
     check_positive,
     config_error,
 )
-from hasim.metrics.recorder import TIMEOUT
+from hasim.metrics.recorder import OK, REJECTED, TIMEOUT
+from hasim.resilience import CircuitBreaker, Hedge, Retry, duration
 from hasim.sim import Component, Simulation
-from hasim.units import parse
 
-__all__ = ["Request", "Client", "OpenLoop", "ClosedLoop"]
+__all__ = ["Request", "Attempt", "Client", "OpenLoop", "ClosedLoop"]
 
 
 class Request:
-    """One client request (one row of ``RunResult.requests()``)."""
+    """One client request (one row of ``RunResult.requests()``).
+
+    Without resilience a request is also its own single attempt: it answers
+    to the ``Attempt`` interface (``key``, ``request``, ``number``).
+    """
 
     __slots__ = (
         "id",
@@ -51,26 +84,70 @@ class Request:
         "measured",
         "_answer",
         "_by",
+        "_inflight",
+        "_tries",
+        "_hedges",
+        "_pause",
     )
+
+    #: As an attempt (the fast path), a request is its own first and only try.
+    number = 1
 
     def __init__(self, id: int, client: str, issued: float, key: Any = None) -> None:
         self.id = id
         self.client = client
         self.issued = issued
         self.key = key
+        #: When the client stops waiting for it (None: no limit).
         self.deadline = None
         self.ended = None
         #: The final outcome (one of hasim.OUTCOMES), None while in flight.
         self.outcome = None
         #: Name of the component that gave the final answer (None for timeout).
         self.responder = None
+        #: Tries sent to the target (hedges included).
         self.attempts = 1
         self.measured = False
+
+    @property
+    def request(self) -> Request:
+        """The request itself (the attempt interface of the fast path)."""
+        return self
 
     def __repr__(self) -> str:
         return (
             f"Request(id={self.id}, client={self.client!r}, issued={self.issued:g}, "
             f"outcome={self.outcome!r})"
+        )
+
+
+class Attempt:
+    """One try of a request: what the target's ``submit(attempt, reply)`` receives.
+
+    Attributes:
+        request: the Request it is a try of.
+        number: 1 for the first try, then 2, 3, ... in the order sent.
+        key: the request's key (what consistent hashing reads).
+        sent: when the client sent it.
+        hedge: whether it is a hedge (sent while another try was out).
+        live: whether the client still waits for its answer.
+    """
+
+    __slots__ = ("request", "number", "key", "sent", "hedge", "live", "ticket", "_answer", "_by")
+
+    def __init__(self, request: Request, number: int, sent: float, hedge: bool, ticket: int):
+        self.request = request
+        self.number = number
+        self.key = request.key
+        self.sent = sent
+        self.hedge = hedge
+        self.live = True
+        self.ticket = ticket  # the breaker's epoch when it let the try through
+
+    def __repr__(self) -> str:
+        return (
+            f"Attempt(request={self.request.id}, number={self.number}, sent={self.sent:g}, "
+            f"hedge={self.hedge}, live={self.live})"
         )
 
 
@@ -81,13 +158,34 @@ class Client(Component):
         sim: the Simulation.
         name: unique name.
         target: the service requests go to (a Server, or any object with
-            ``submit(request, reply)`` and a ``name``).
-        timeout: seconds (or ``"2s"``) the client waits for an answer
-            before it records ``timeout``; None waits forever.
+            ``submit(attempt, reply)`` and a ``name``).
+        timeout: seconds (or ``"2s"``) the client waits for the answer to
+            one try before it counts it as ``timeout``; None waits forever.
+        deadline: seconds (or ``"5s"``) from issue after which the request
+            ends ``timeout`` whatever tries remain; None: no deadline.
+        retry: a ``hasim.Retry``, or None (one try).
+        breaker: a ``hasim.CircuitBreaker`` in front of the target, or None.
+        hedge: a ``hasim.Hedge``, or None.
+
+    Load counters (whole run, warm-up included): ``requests`` issued,
+    ``sent`` tries sent to the target, of which ``retries`` and ``hedges``;
+    ``breaker_rejections`` (tries the breaker refused), ``budget_refusals``
+    (retries the budget refused), ``ignored`` (answers to abandoned tries).
+    ``breaker_log`` lists the breaker's state changes as ``(time, state)``
+    (it starts closed).
     """
 
     def __init__(
-        self, sim: Simulation, name: str, *, target: Any, timeout: float | str | None = None
+        self,
+        sim: Simulation,
+        name: str,
+        *,
+        target: Any,
+        timeout: float | str | None = None,
+        deadline: float | str | None = None,
+        retry: Retry | None = None,
+        breaker: CircuitBreaker | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         owner = f"{type(self).__name__} {name!r}"
         if not callable(getattr(target, "submit", None)) or not isinstance(
@@ -98,20 +196,95 @@ class Client(Component):
             )
         if getattr(target, "sim", sim) is not sim:
             raise config_error(owner, "target", "a service of the same Simulation", target)
-        self.timeout = (
-            None if timeout is None else _seconds(owner, "timeout", timeout, positive=True)
-        )
+        self.timeout = None if timeout is None else _seconds(owner, "timeout", timeout)
+        self.deadline = None if deadline is None else _seconds(owner, "deadline", deadline)
+        for param, value, kind in (
+            ("retry", retry, Retry),
+            ("breaker", breaker, CircuitBreaker),
+            ("hedge", hedge, Hedge),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise config_error(owner, param, f"a hasim.{kind.__name__} or None", value)
         super().__init__(sim, name)
         self.target = target
+        self.retry = retry
+        self.breaker = breaker
+        self.hedge = hedge
         #: Requests issued and not yet answered, by id (in flight).
         self.outstanding: dict[int, Request] = {}
+        #: Requests issued (the warm-up included).
+        self.requests = 0
+        # The fast path (one try per request) unless a policy needs attempts.
+        resilient = retry is not None or breaker is not None or hedge is not None
+        self._rs = _Resilience(sim, retry, breaker, hedge) if resilient else None
+        limits = [t for t in (self.timeout, self.deadline) if t is not None]
+        self._wait = min(limits) if limits else None  # the fast path's one limit
         sim.clients.append(self)
+
+    # The counters live on ``_rs``, a slotted object: a client keeps few attributes of its
+    # own, because CPython's fast attribute access stops at 30 per instance (the hot path
+    # reads the client's attributes on every request).
+
+    @property
+    def sent(self) -> int:
+        """Tries sent to the target (first tries, retries and hedges)."""
+        return self.requests if self._rs is None else self._rs.sent
+
+    @property
+    def retries(self) -> int:
+        """Retries sent."""
+        return 0 if self._rs is None else self._rs.retries
+
+    @property
+    def hedges(self) -> int:
+        """Hedges sent."""
+        return 0 if self._rs is None else self._rs.hedges
+
+    @property
+    def breaker_rejections(self) -> int:
+        """Tries the circuit breaker refused."""
+        return 0 if self._rs is None else self._rs.breaker_rejections
+
+    @property
+    def budget_refusals(self) -> int:
+        """Retries the retry budget refused."""
+        return 0 if self._rs is None else self._rs.budget_refusals
+
+    @property
+    def ignored(self) -> int:
+        """Answers to abandoned tries (timed out, cut by the deadline, a hedge's loser)."""
+        return 0 if self._rs is None else self._rs.ignored
+
+    @property
+    def breaker_log(self) -> list[tuple[float, str]]:
+        """The breaker's state changes as ``(time, state)``; it starts closed."""
+        return [] if self._rs is None else self._rs.log
+
+    @property
+    def breaker_state(self) -> str | None:
+        """The breaker's state now (``"closed"``, ``"open"``, ``"half-open"``); None if none."""
+        rs = self._rs
+        return None if rs is None or rs.breaker is None else rs.breaker.state
+
+    def counters(self) -> dict[str, int]:
+        """The load counters by name (see the class docstring)."""
+        return {
+            "requests": self.requests,
+            "sent": self.sent,
+            "retries": self.retries,
+            "hedges": self.hedges,
+            "breaker_rejections": self.breaker_rejections,
+            "budget_refusals": self.budget_refusals,
+            "ignored": self.ignored,
+        }
 
     def _prepare(self) -> None:
         net = network.get(self.sim)
         self._out = net.hop(self.name, self.target.name)
         self._back = net.hop(self.target.name, self.name)
         self._submit = self.target.submit
+        if self.retry is not None and self.retry.backoff.jittered:
+            self._rs.jitter = self.sim.sampler(Uniform(0.0, 1.0), self.name, "retry-jitter")
 
     def issue(self, key: Any = None) -> Request:
         """Issue one request now and send it to the target."""
@@ -123,15 +296,21 @@ class Client(Component):
         now = self.env._now
         request = Request(sim.next_request_id(), self.name, now, key)
         self.outstanding[request.id] = request
+        self.requests += 1
         sim.recorder.issue(request)
-        if self.timeout is not None:
-            request.deadline = now + self.timeout
-            sim.call_later(self.timeout, self._expire, request)
+        if self._rs is not None:
+            self._begin(request, now)
+            return request
+        if self._wait is not None:
+            request.deadline = now + self._wait
+            sim.call_later(self._wait, self._expire, request)
         if self._out is None:
             self._submit(request, self._reply)
         else:
             sim.call_later(self._out(), self._send, request)
         return request
+
+    # -- the fast path: the request is its only attempt -------------------------------------
 
     def _send(self, request: Request) -> None:
         self._submit(request, self._reply)
@@ -163,12 +342,184 @@ class Client(Component):
     def _ended(self, request: Request) -> None:
         """Hook: a request of this client reached its outcome."""
 
+    # -- resilience: attempts, retries, hedges, the breaker ---------------------------------
+
+    def _begin(self, request: Request, now: float) -> None:
+        request.attempts = 0
+        request._inflight = []
+        request._tries = 0
+        request._hedges = 0
+        request._pause = 0.0
+        if self._rs.budget is not None:
+            self._rs.budget.deposit(now)
+        if self.deadline is not None:
+            request.deadline = now + self.deadline
+            self.sim.call_later(self.deadline, self._deadline_passed, request)
+        self._try(request, False)
+
+    def _try(self, request: Request, hedge: bool) -> None:
+        """Send one more try of ``request`` (unless the breaker refuses it)."""
+        rs = self._rs
+        ticket = 0
+        if rs.breaker is not None:
+            ticket = rs.breaker.admit()
+            if ticket is None:
+                rs.breaker_rejections += 1
+                if not request._inflight:  # a refused hedge leaves the others to answer
+                    self._close(request, REJECTED, self.name)
+                return
+        sim = self.sim
+        request.attempts += 1
+        attempt = Attempt(request, request.attempts, self.env._now, hedge, ticket)
+        request._inflight.append(attempt)
+        rs.sent += 1
+        if hedge:
+            request._hedges += 1
+            rs.hedges += 1
+        else:
+            request._tries += 1
+            if request._tries > 1:
+                rs.retries += 1
+        if self.timeout is not None:
+            sim.call_later(self.timeout, self._try_expired, attempt)
+        if rs.hedge is not None and request._hedges < rs.hedge.max_extra:
+            sim.call_later(rs.hedge.after, self._hedge_due, attempt)
+        if self._out is None:
+            self._submit(attempt, self._answer)
+        else:
+            sim.call_later(self._out(), self._send_attempt, attempt)
+
+    def _send_attempt(self, attempt: Attempt) -> None:
+        self._submit(attempt, self._answer)
+
+    def _answer(self, attempt: Attempt, outcome: str, responder: str | None) -> None:
+        if not attempt.live:  # abandoned: the client no longer listens
+            self._rs.ignored += 1
+        elif self._back is None:
+            self._settle(attempt, outcome, responder)
+        else:
+            attempt._answer = outcome
+            attempt._by = responder
+            self.sim.call_later(self._back(), self._arrive, attempt)
+
+    def _arrive(self, attempt: Attempt) -> None:
+        if attempt.live:
+            self._settle(attempt, attempt._answer, attempt._by)
+        else:
+            self._rs.ignored += 1
+
+    def _settle(self, attempt: Attempt, outcome: str, responder: str | None) -> None:
+        """The answer to a live try arrived."""
+        request = attempt.request
+        attempt.live = False
+        request._inflight.remove(attempt)
+        breaker = self._rs.breaker
+        if breaker is not None:
+            breaker.verdict(attempt.ticket, outcome != OK)
+        if outcome == OK:
+            self._close(request, OK, responder)
+        else:
+            self._failed(request, outcome, responder)
+
+    def _try_expired(self, attempt: Attempt) -> None:
+        if not attempt.live:
+            return
+        attempt.live = False
+        attempt.request._inflight.remove(attempt)
+        breaker = self._rs.breaker
+        if breaker is not None:
+            breaker.verdict(attempt.ticket, True)
+        self._failed(attempt.request, TIMEOUT, None)
+
+    def _failed(self, request: Request, outcome: str, responder: str | None) -> None:
+        """A try failed: wait for the others, retry, or end the request."""
+        if request._inflight:  # a hedge is still out: its answer decides
+            return
+        rs = self._rs
+        retry = rs.retry
+        if retry is not None and outcome in retry.retry_on and request._tries < retry.attempts:
+            if rs.budget is None or rs.budget.withdraw(self.env._now):
+                pause = retry.backoff.pause(request._tries, request._pause, rs.jitter)
+                request._pause = pause
+                self.sim.call_later(pause, self._retry_due, request)
+                return
+            rs.budget_refusals += 1
+        self._close(request, outcome, responder)
+
+    def _retry_due(self, request: Request) -> None:
+        if request.outcome is None:  # not ended by the deadline meanwhile
+            self._try(request, False)
+
+    def _hedge_due(self, attempt: Attempt) -> None:
+        if attempt.live and attempt.request._hedges < self._rs.hedge.max_extra:
+            self._try(attempt.request, True)
+
+    def _deadline_passed(self, request: Request) -> None:
+        if request.outcome is None:
+            self._close(request, TIMEOUT, None, cut=True)
+
+    def _close(
+        self, request: Request, outcome: str, responder: str | None, cut: bool = False
+    ) -> None:
+        """End ``request``; abandon its tries still out (``cut``: by the deadline)."""
+        if request._inflight:
+            breaker = self._rs.breaker
+            for attempt in request._inflight:
+                attempt.live = False
+                if breaker is not None:
+                    # A try cut by the deadline failed (timeout); a hedge's loser has no verdict.
+                    if cut:
+                        breaker.verdict(attempt.ticket, True)
+                    else:
+                        breaker.release(attempt.ticket)
+            request._inflight.clear()
+        self._end(request, outcome, responder)
+
+
+class _Resilience:
+    """A client's resilience policies at work, and its load counters."""
+
+    __slots__ = (
+        "retry",
+        "hedge",
+        "breaker",
+        "budget",
+        "jitter",
+        "log",
+        "sent",
+        "retries",
+        "hedges",
+        "breaker_rejections",
+        "budget_refusals",
+        "ignored",
+    )
+
+    def __init__(
+        self,
+        sim: Simulation,
+        retry: Retry | None,
+        breaker: CircuitBreaker | None,
+        hedge: Hedge | None,
+    ) -> None:
+        self.retry = retry
+        self.hedge = hedge
+        self.log: list[tuple[float, str]] = []
+        self.breaker = None if breaker is None else breaker.bind(sim, self.log)
+        self.budget = None if retry is None or retry.budget is None else retry.budget.bind()
+        self.jitter: Callable[[], float] | None = None  # set in Client._prepare
+        self.sent = 0
+        self.retries = 0
+        self.hedges = 0
+        self.breaker_rejections = 0
+        self.budget_refusals = 0
+        self.ignored = 0
+
 
 class OpenLoop(Client):
     """Requests arrive as a Poisson process, whatever happens to earlier ones.
 
     Args:
-        sim, name, target, timeout: as for ``Client``.
+        sim, name, target, timeout, deadline, retry, breaker, hedge: as for ``Client``.
         rate: requests per second; either a number > 0, or a list of
             ``(start_time, rate)`` steps (piecewise constant, first at 0,
             rates >= 0), or a function ``rate(t)`` with ``max_rate`` given
@@ -185,6 +536,10 @@ class OpenLoop(Client):
         rate: float | Sequence[tuple[float, float]] | Callable[[float], float],
         max_rate: float | None = None,
         timeout: float | str | None = None,
+        deadline: float | str | None = None,
+        retry: Retry | None = None,
+        breaker: CircuitBreaker | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         owner = f"OpenLoop {name!r}"
         self._steps: list[tuple[float, float]] | None = None
@@ -202,7 +557,16 @@ class OpenLoop(Client):
             rate = check_positive(owner, "rate", rate)
             self._steps = [(0.0, rate)]
         self.rate = rate
-        super().__init__(sim, name, target=target, timeout=timeout)
+        super().__init__(
+            sim,
+            name,
+            target=target,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            breaker=breaker,
+            hedge=hedge,
+        )
 
     def _prepare(self) -> None:
         super()._prepare()
@@ -261,7 +625,7 @@ class ClosedLoop(Client):
     """A fixed population of users: think, send, wait for the outcome, think again.
 
     Args:
-        sim, name, target, timeout: as for ``Client``.
+        sim, name, target, timeout, deadline, retry, breaker, hedge: as for ``Client``.
         users: number of users (an integer >= 1).
         think_time: a Distribution (mean > 0) of the pause between a user's
             outcome and their next request. Each user starts with a think.
@@ -276,13 +640,26 @@ class ClosedLoop(Client):
         users: int,
         think_time: Distribution | float | str,
         timeout: float | str | None = None,
+        deadline: float | str | None = None,
+        retry: Retry | None = None,
+        breaker: CircuitBreaker | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         owner = f"ClosedLoop {name!r}"
         self.users = check_int(owner, "users", users, minimum=1)
         self.think_time = as_distribution(think_time, owner, "think_time")
         if not self.think_time.mean > 0:
             raise config_error(owner, "think_time", "a distribution with mean > 0", think_time)
-        super().__init__(sim, name, target=target, timeout=timeout)
+        super().__init__(
+            sim,
+            name,
+            target=target,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            breaker=breaker,
+            hedge=hedge,
+        )
 
     def _prepare(self) -> None:
         super()._prepare()
@@ -297,16 +674,8 @@ class ClosedLoop(Client):
         self.sim.call_later(self._think(), self._wake)
 
 
-def _seconds(owner: str, param: str, value: float | str, *, positive: bool) -> float:
-    allowed = "a duration > 0 (seconds or a string like '2s')"
-    if isinstance(value, str):
-        try:
-            value = parse(value)
-        except ConfigError:
-            raise config_error(owner, param, allowed, value) from None
-    if positive:
-        return check_positive(owner, param, value)
-    return check_nonnegative(owner, param, value)
+def _seconds(owner: str, param: str, value: float | str) -> float:
+    return duration(owner, param, value, positive=True)
 
 
 def _steps(owner: str, steps: Sequence[Any]) -> list[tuple[float, float]]:
