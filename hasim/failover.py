@@ -1,0 +1,407 @@
+"""ActivePassive: a failover pair behind a manager with a heartbeat failure detector.
+
+The manager (itself a Node and a Service) forwards every request to the member it
+*believes* active. Both members send a heartbeat to the manager every ``heartbeat``
+seconds while they are up (each pays a network hop member -> manager) and each heartbeat
+carries the role the member believes it has. The manager suspects a member when no
+heartbeat arrived for ``timeout`` seconds and records the verdict with
+``recorder.detect(now, manager, member, False)``; it believes the member healthy again
+after ``healthy_after`` heartbeats in a row.
+
+Failover: when the manager suspects the active member it waits ``promotion_delay`` (a
+Distribution; stream ``(name, "promotion")``), then
+
+* if the active member is no longer suspected, the failover is cancelled;
+* if the standby is suspected too (the manager knows nothing better), the promotion is
+  retried every ``heartbeat`` seconds (without a new delay) until one of them is healthy;
+* otherwise it succeeds with probability ``coverage`` (stream ``(name, "coverage")``):
+  the manager switches its traffic to the standby at once and sends *promote* to it and
+  *demote* to the old active (network hops manager -> member). When it fails, the manager
+  gives up: the service stays down until the old active is believed healthy again.
+
+Roles and split brain: a member's role changes only when a role message reaches it while
+it is up (a lost message is repaired later: when a heartbeat reports a role the manager
+does not expect, the manager sends the right one). A member keeps its role across a crash,
+so a repaired ex-active that was never told of its demotion believes it is active until
+corrected. With a false suspicion (late heartbeats) or such a restart both members may
+believe they are active: ``split_brain_time(result)`` is the time two *up* members both
+did. ``roles`` logs every change as ``(time, member, role)``.
+
+Failback: ``"auto"`` hands the traffic back to the primary (immediately, as a planned
+switchover: no delay and no coverage draw) once the manager believes it healthy;
+``"stay"`` keeps the promoted member active and the repaired one becomes the standby.
+
+Failure semantics: while the manager suspects the member it believes active (during
+detection-to-promotion, or after a failed promotion) it answers ``rejected`` at once (no
+member to send to); before it suspects a crashed active, requests go there and the down
+member answers ``error``. A down manager refuses requests (``error``); when it crashes,
+every request it is forwarding ends with ``error`` at the crash time and late answers
+are dropped; heartbeats reaching it while down are lost and a pending failover is
+abandoned. On recovery it treats both members as just heard from (so it suspects a
+silent one ``timeout`` later) and restarts a failover if its active is still suspected.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from hasim import network
+from hasim.dist import Distribution, Uniform, as_distribution
+from hasim.errors import check_choice, check_int, check_positive, check_probability, config_error
+from hasim.metrics.recorder import ERROR, REJECTED
+from hasim.node import DOWN, Node, Reply, Service
+from hasim.sim import Simulation
+
+__all__ = ["ActivePassive", "ACTIVE", "STANDBY"]
+
+ACTIVE = "active"
+STANDBY = "standby"
+
+# Tolerance on the watchdog's deadline (the clock adds delays in floating point).
+_EPS = 1e-9
+
+
+class _Member:
+    """The manager's view of one member, and the role the member itself believes."""
+
+    __slots__ = ("service", "name", "role", "up_hop", "down_hop", "due", "streak", "suspected")
+
+    def __init__(self, service: Any, role: str) -> None:
+        self.service = service
+        self.name = service.name
+        self.role = role  # what the member believes (changed by messages only)
+        self.up_hop = None  # member -> manager
+        self.down_hop = None  # manager -> member
+        self.due = 0.0  # when the manager suspects it if it hears nothing more
+        self.streak = 0  # heartbeats in a row since the last suspicion
+        self.suspected = False
+
+
+class _Forward:
+    """A request the manager is forwarding (as in the balancer)."""
+
+    __slots__ = ("ap", "member", "request", "reply", "alive", "outcome", "by")
+
+    def __init__(self, ap: ActivePassive, member: _Member, request: Any, reply: Reply) -> None:
+        self.ap = ap
+        self.member = member
+        self.request = request
+        self.reply = reply
+        self.alive = True
+
+    def send(self, _: Any = None) -> None:
+        self.member.service.submit(self.request, self.answer)
+
+    def answer(self, request: Any, outcome: str, by: str | None) -> None:
+        back = self.member.up_hop
+        if back is None:
+            self.ap._answered(self, outcome, by)
+        else:
+            self.outcome, self.by = outcome, by
+            self.ap.sim.call_later(back(), self._arrive)
+
+    def _arrive(self, _: Any = None) -> None:
+        self.ap._answered(self, self.outcome, self.by)
+
+
+class ActivePassive(Node, Service):
+    """An active-passive pair: heartbeats, promotion with coverage, failback.
+
+    Args:
+        sim: the Simulation.
+        name: unique name (of the manager, which can fail like any node).
+        primary: the service active at the start.
+        standby: the service promoted when the primary is suspected.
+        heartbeat: seconds between two heartbeats of a member (> 0).
+        timeout: silence after which the manager suspects a member (> 0).
+        promotion_delay: time from suspicion to promotion (a Distribution, seconds or
+            ``"5s"``).
+        coverage: probability that a promotion succeeds.
+        failback: ``"auto"`` (back to the primary once healthy) or ``"stay"``.
+        healthy_after: heartbeats in a row after which a suspected member is healthy.
+        zone, failures: as for every Node.
+
+    Attributes:
+        failovers: promotions that succeeded.
+        records: one dict per failover attempt: ``member`` (suspected), ``suspected``
+            and ``promoted`` (times; None if not promoted), ``outcome`` (``"promoted"``,
+            ``"failed"`` (coverage), ``"cancelled"`` (healthy again) or ``"abandoned"``
+            (manager crash)).
+        failbacks: automatic switches back to the primary.
+        roles: ``(time, member, role)`` for every role change a member learned.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        *,
+        primary: Any,
+        standby: Any,
+        heartbeat: float = 1.0,
+        timeout: float = 3.0,
+        promotion_delay: Distribution | float | str = 5.0,
+        coverage: float = 1.0,
+        failback: str = "auto",
+        healthy_after: int = 3,
+        zone: str | None = None,
+        failures: Any = None,
+    ) -> None:
+        owner = f"ActivePassive {name!r}"
+        for param, member in (("primary", primary), ("standby", standby)):
+            if not callable(getattr(member, "submit", None)) or not isinstance(
+                getattr(member, "name", None), str
+            ):
+                raise config_error(owner, param, "a service (anything with submit())", member)
+            if getattr(member, "sim", sim) is not sim:
+                raise config_error(owner, param, "a service of the same Simulation", member)
+            if member.name == name:
+                raise config_error(owner, param, "a service other than itself", member.name)
+        if standby is primary or standby.name == primary.name:
+            raise config_error(owner, "standby", "a service other than the primary", standby.name)
+        self.heartbeat = check_positive(owner, "heartbeat", heartbeat)
+        self.timeout = check_positive(owner, "timeout", timeout)
+        self.promotion_delay = as_distribution(promotion_delay, owner, "promotion_delay")
+        self.coverage = check_probability(owner, "coverage", coverage)
+        self.failback = check_choice(owner, "failback", failback, ("auto", "stay"))
+        self.healthy_after = check_int(owner, "healthy_after", healthy_after, minimum=1)
+        super().__init__(sim, name, zone=zone, failures=failures)
+        self.primary = _Member(primary, ACTIVE)
+        self.standby = _Member(standby, STANDBY)
+        self.members = (self.primary, self.standby)
+        #: The member the manager believes active (it forwards there).
+        self.active = self.primary
+        self.failovers = 0
+        self.failbacks = 0
+        self.records: list[dict[str, Any]] = []
+        self.roles: list[tuple[float, str, str]] = [
+            (0.0, self.primary.name, ACTIVE),
+            (0.0, self.standby.name, STANDBY),
+        ]
+        self._inflight: dict[_Forward, None] = {}
+        self._pending: dict[str, Any] | None = None  # the failover in progress
+        self._stuck = False  # a promotion failed: wait for the active to heal
+        self._epoch = 0  # bumped at each manager crash: stale timers do nothing
+        self._delay = sim.sampler(self.promotion_delay, name, "promotion", batch=64)
+        self._coverage = sim.sampler(Uniform(0.0, 1.0), name, "coverage", batch=64)
+        self.on_change(self._changed)
+
+    # -- truth, for the structure predicate ----------------------------------------
+
+    @property
+    def up(self) -> bool:
+        """Whether the manager is up and the member it believes active is up (truth)."""
+        return self.state != DOWN and self.active.service.up
+
+    @property
+    def active_name(self) -> str:
+        """The name of the member the manager believes active."""
+        return self.active.name
+
+    def split_brain_time(
+        self, result: Any = None, *, start: float = 0.0, end: float | None = None
+    ) -> float:
+        """Seconds in which both members were up and both believed they were active.
+
+        Args:
+            result: a RunResult; its window ``[warmup, until]`` is used.
+            start: without a result, the start of the window.
+            end: without a result, the end of the window (default: now).
+        """
+        if result is not None:
+            start, end = result.warmup, result.until
+        elif end is None:
+            end = self.sim.now
+        names = (self.primary.name, self.standby.name)
+        state_log = [(t, n, "state", s) for t, n, s in self.sim.recorder.state_log if n in names]
+        role_log = [(t, n, "role", r) for t, n, r in self.roles]
+        up = {n: True for n in names}
+        role = {n: STANDBY for n in names}
+        total = 0.0
+        since = None  # start of the current split brain
+        for t, n, kind, value in heapq.merge(state_log, role_log, key=lambda e: e[0]):
+            if t > end:
+                break
+            if kind == "state":
+                up[n] = value != DOWN
+            else:
+                role[n] = value
+            both = all(up[x] and role[x] == ACTIVE for x in names)
+            if both and since is None:
+                since = t
+            elif not both and since is not None:
+                total += max(0.0, min(t, end) - max(since, start))
+                since = None
+        if since is not None:
+            total += max(0.0, end - max(since, start))
+        return total
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        net = network.get(self.sim)
+        now = self.env.now
+        for m in self.members:
+            m.up_hop = net.hop(m.name, self.name)
+            m.down_hop = net.hop(self.name, m.name)
+            m.due = now + self.timeout
+            self.sim.call_later(0.0, self._tick, m)
+            self._arm(m)
+
+    def _changed(self, node: Node, old: str, new: str) -> None:
+        if old == DOWN and new != DOWN:  # the manager is back: listen afresh
+            now = self.env.now
+            for m in self.members:
+                m.due = now + self.timeout
+                self._arm(m)
+            if self.active.suspected and not self._stuck:
+                self._start_failover(self.active)
+
+    # -- heartbeats and suspicion ----------------------------------------------------
+
+    def _tick(self, m: _Member) -> None:
+        """The member's heartbeat timer (it sends only while it is up)."""
+        if m.service.up:
+            hop = m.up_hop
+            if hop is None:
+                self._heard(m, m.role)
+            else:
+                self.sim.call_later(hop(), self._heartbeat_arrives, (m, m.role))
+        self.sim.call_later(self.heartbeat, self._tick, m)
+
+    def _heartbeat_arrives(self, item: tuple[_Member, str]) -> None:
+        self._heard(*item)
+
+    def _heard(self, m: _Member, role: str) -> None:
+        if self.state == DOWN:
+            return
+        m.due = self.env.now + self.timeout
+        m.streak += 1
+        if m.suspected and m.streak >= self.healthy_after:
+            m.suspected = False
+            self.sim.recorder.detect(self.env.now, self.name, m.name, True)
+            self._healthy(m)
+        expected = ACTIVE if m is self.active else STANDBY
+        if role != expected:
+            self._tell(m, expected)
+
+    def _arm(self, m: _Member) -> None:
+        self.sim.call_later(max(0.0, m.due - self.env.now), self._watch, (m, self._epoch))
+
+    def _watch(self, item: tuple[_Member, int]) -> None:
+        m, epoch = item
+        if epoch != self._epoch or self.state == DOWN:
+            return
+        now = self.env.now
+        if now < m.due - _EPS:  # heard meanwhile: wait for the new deadline
+            self._arm(m)
+            return
+        if not m.suspected:
+            m.suspected = True
+            m.streak = 0
+            self.sim.recorder.detect(now, self.name, m.name, False)
+            if m is self.active and not self._stuck:
+                self._start_failover(m)
+        # Silent members are watched again from their next heartbeat.
+        m.due = now + self.timeout
+        self._arm(m)
+
+    # -- failover ---------------------------------------------------------------------
+
+    def _start_failover(self, m: _Member) -> None:
+        if self._pending is not None:
+            return
+        record = {"member": m.name, "suspected": self.env.now, "promoted": None, "outcome": None}
+        self.records.append(record)
+        self._pending = record
+        self.sim.call_later(self._delay(), self._promote, (record, self._epoch))
+
+    def _promote(self, item: tuple[dict[str, Any], int]) -> None:
+        record, epoch = item
+        if epoch != self._epoch:
+            return
+        old = self.active
+        if not old.suspected:
+            record["outcome"] = "cancelled"
+            self._pending = None
+            return
+        new = self.standby if old is self.primary else self.primary
+        if new.suspected:  # nobody to promote: try again a heartbeat later
+            self.sim.call_later(self.heartbeat, self._promote, item)
+            return
+        self._pending = None
+        if self._coverage() >= self.coverage:
+            record["outcome"] = "failed"
+            self._stuck = True
+            return
+        record["outcome"] = "promoted"
+        record["promoted"] = self.env.now
+        self.failovers += 1
+        self._switch(new)
+
+    def _healthy(self, m: _Member) -> None:
+        if m is self.active:
+            self._stuck = False
+        elif (
+            self.failback == "auto"
+            and m is self.primary
+            and self.active is not self.primary
+            and self._pending is None
+        ):
+            self.failbacks += 1
+            self._switch(self.primary)
+
+    def _switch(self, new: _Member) -> None:
+        old, self.active = self.active, new
+        self._tell(new, ACTIVE)
+        self._tell(old, STANDBY)
+        self.sim._state_changed(self.name)
+
+    def _tell(self, m: _Member, role: str) -> None:
+        hop = m.down_hop
+        if hop is None:
+            self._role_arrives((m, role))
+        else:
+            self.sim.call_later(hop(), self._role_arrives, (m, role))
+
+    def _role_arrives(self, item: tuple[_Member, str]) -> None:
+        m, role = item
+        if m.service.up and m.role != role:  # a down member loses the message
+            m.role = role
+            self.roles.append((self.env.now, m.name, role))
+
+    # -- traffic ------------------------------------------------------------------------
+
+    def submit(self, request: Any, reply: Reply) -> None:
+        """Forward ``request`` to the member believed active, or refuse it."""
+        if self.state == DOWN:
+            reply(request, ERROR, self.name)
+            return
+        m = self.active
+        if m.suspected:
+            reply(request, REJECTED, self.name)
+            return
+        forward = _Forward(self, m, request, reply)
+        self._inflight[forward] = None
+        if m.down_hop is None:
+            m.service.submit(request, forward.answer)
+        else:
+            self.sim.call_later(m.down_hop(), forward.send)
+
+    def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:
+        if not forward.alive:  # the manager crashed meanwhile
+            return
+        del self._inflight[forward]
+        forward.reply(forward.request, outcome, by)
+
+    def _crashed(self) -> None:
+        self._epoch += 1
+        if self._pending is not None:
+            self._pending["outcome"] = "abandoned"
+            self._pending = None
+        forwards = list(self._inflight)
+        self._inflight.clear()
+        for f in forwards:
+            f.alive = False
+            f.reply(f.request, ERROR, self.name)

@@ -1,0 +1,143 @@
+"""Uptime of an active-passive pair against the steady state of its Markov chain.
+
+Model: two members fail at rate ``lam`` each (exponential) and are repaired at rate ``mu``
+(a crew each); the manager never fails; ``failback="stay"``, so the pair is symmetric and
+only "the active" and "the other" matter. Detection takes ``D = timeout - U * heartbeat``
+after a crash (heartbeats on a grid, crash phase ``U`` uniform), mean ``timeout -
+heartbeat / 2`` = 1 s here; the chain replaces it by an exponential phase of that mean
+(rate ``eta``); the error is second order (rates times the variance difference, ~0.2 % of
+the downtime) and well inside the tolerance. The promotion delay is exponential (rate
+``delta``), so the chain is otherwise exact. Promotion succeeds with probability ``c``.
+
+States (U = up, D = down) and rates:
+
+====  =========================================================  ============================
+0     both up, the active serving (U)                            -> Det lam, -> S1 lam
+Det   active down, other up, not yet suspected (D)               -> Sw eta, -> B2d lam, -> 0 mu
+Sw    active down, other up, promotion delay running (D)          -> S1 delta c,
+                                                                  -> F delta (1 - c),
+                                                                  -> B2 lam, -> 0 mu
+S1    active up, other down (U)                                  -> 0 mu, -> B2d lam
+B2d   both down, active not yet suspected (D)                    -> B2 eta, -> S1 mu (active
+                                                                  repaired), -> Det mu
+B2    both down, promotion delay running (D)                     -> B delta, -> S1 mu, -> Sw mu
+B     both down, delay over, retrying each heartbeat (D)         -> S1 mu (active repaired)
+                                                                  + mu c (other repaired and
+                                                                  promoted at once),
+                                                                  -> F mu (1 - c)
+F     promotion failed: active down, other up, wait for repair   -> 0 mu, -> BF lam
+BF    promotion failed, both down (D)                            -> S1 mu, -> F mu
+====  =========================================================  ============================
+
+Unavailability = the stationary mass of the D states (``pi Q = 0``, ``sum pi = 1``, solved
+with numpy). Tolerance: ``stats.check`` (99.9 % t-interval over replications, half-width
+below ``plan.rel`` of the theory).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hasim as hs
+from hasim.failover import ActivePassive
+
+from .stats import Plan, check, check_conservation, replicate, variants
+
+MTTF = 200.0
+MTTR = 40.0
+PROMOTION = 10.0
+HEARTBEAT = 1.0
+TIMEOUT = 1.5
+
+#: Quick: 20 runs of 6e4 s (about 300 failures per member and run; every second carries
+#: heartbeats, so runs are costlier than plain failure/repair runs) with a 10 % bound,
+#: looser than the suite's 5 % to keep the default run short; slow: 40 runs of 6e5 s, 2 %.
+PLANS = variants(
+    quick=Plan(replications=20, horizon=6e4, warmup=2e3, rel=0.10),
+    slow=Plan(replications=40, horizon=6e5, warmup=2e3, rel=0.02),
+)
+
+STATES = ["0", "Det", "Sw", "S1", "B2d", "B2", "B", "F", "BF"]
+UP_STATES = {"0", "S1"}
+
+
+def generator(lam: float, mu: float, eta: float, delta: float, c: float) -> np.ndarray:
+    """The generator Q of the chain in the module docstring."""
+    rates = {
+        "0": {"Det": lam, "S1": lam},
+        "Det": {"Sw": eta, "B2d": lam, "0": mu},
+        "Sw": {"S1": delta * c, "F": delta * (1 - c), "B2": lam, "0": mu},
+        "S1": {"0": mu, "B2d": lam},
+        "B2d": {"B2": eta, "S1": mu, "Det": mu},
+        "B2": {"B": delta, "S1": mu, "Sw": mu},
+        "B": {"S1": mu + mu * c, "F": mu * (1 - c)},
+        "F": {"0": mu, "BF": lam},
+        "BF": {"S1": mu, "F": mu},
+    }
+    index = {s: i for i, s in enumerate(STATES)}
+    q = np.zeros((len(STATES), len(STATES)))
+    for src, out in rates.items():
+        for dst, rate in out.items():
+            q[index[src], index[dst]] += rate
+    np.fill_diagonal(q, -q.sum(axis=1))
+    return q
+
+
+def steady_state(q: np.ndarray) -> np.ndarray:
+    """Solve pi Q = 0 with sum(pi) = 1 (least squares on the stacked system)."""
+    a = np.vstack([q.T, np.ones(len(q))])
+    b = np.zeros(len(q) + 1)
+    b[-1] = 1.0
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def theory(coverage: float) -> float:
+    """The chain's unavailability for the module's parameters."""
+    q = generator(1 / MTTF, 1 / MTTR, 1 / (TIMEOUT - HEARTBEAT / 2), 1 / PROMOTION, coverage)
+    pi = steady_state(q)
+    return float(sum(p for s, p in zip(STATES, pi, strict=True) if s not in UP_STATES))
+
+
+def run_pair(seed: int, plan: Plan, coverage: float) -> float:
+    """One replication: the downtime share of the pair over the measured window."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(ttf=hs.Exponential(mean=MTTF), ttr=hs.Exponential(mean=MTTR))
+    p = hs.Server(sim, "p", failures=failures)  # no traffic: only up or down matters
+    s = hs.Server(sim, "s", failures=failures)
+    ap = ActivePassive(
+        sim,
+        "ap",
+        primary=p,
+        standby=s,
+        heartbeat=HEARTBEAT,
+        timeout=TIMEOUT,
+        promotion_delay=hs.Exponential(mean=PROMOTION),
+        coverage=coverage,
+        failback="stay",
+        healthy_after=1,
+    )
+    sim.up_when(lambda: ap.up)
+    summary = sim.run(until=plan.horizon, warmup=plan.warmup).summary()
+    check_conservation(summary)
+    return summary["downtime"] / summary["window"]
+
+
+def test_chain_sanity():
+    """Coverage 1 and instant switchover: down only when both are (1 - A)^2-like."""
+    q = generator(0.01, 0.1, 1e6, 1e6, 1.0)
+    pi = steady_state(q)
+    assert np.allclose(pi @ q, 0, atol=1e-9)
+    down = sum(p for s, p in zip(STATES, pi, strict=True) if s not in UP_STATES)
+    # two-unit parallel system with independent repair: U = (lam / (lam + mu))^2
+    assert down == pytest.approx((0.01 / 0.11) ** 2, rel=1e-3)
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("coverage", [1.0, 0.8])
+def test_active_passive_uptime_matches_its_markov_chain(coverage, plan):
+    """Simulated unavailability of the pair = the chain's, within the t-interval."""
+    estimate = replicate(lambda seed: run_pair(seed, plan, coverage), plan)
+    check(
+        f"active-passive unavailability, coverage {coverage}", estimate, theory(coverage), plan.rel
+    )
