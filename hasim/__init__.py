@@ -43,12 +43,21 @@ from hasim.dist import (
 )
 from hasim.errors import ConfigError, HasimError, SimulationError
 from hasim.experiment import Experiment, ExperimentResult, Target
+from hasim.failover import ACTIVE, STANDBY, ActivePassive
 from hasim.faults import Failures, RepairCrews
 from hasim.health import HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
 from hasim.network import Network
 from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
+from hasim.resilience import (
+    CircuitBreaker,
+    ConstantBackoff,
+    ExponentialBackoff,
+    Hedge,
+    Retry,
+    RetryBudget,
+)
 from hasim.sim import Component, Simulation
 from hasim.units import (
     day,
@@ -67,7 +76,7 @@ from hasim.units import (
     year,
     years,
 )
-from hasim.workload import Client, ClosedLoop, OpenLoop, Request
+from hasim.workload import Attempt, Client, ClosedLoop, OpenLoop, Request
 
 __version__ = "0.1.0"
 
@@ -96,6 +105,16 @@ __all__ = [
     "ConsistentHash",
     "HealthCheck",
     "OutlierDetection",
+    "ActivePassive",
+    "ACTIVE",
+    "STANDBY",
+    "Attempt",
+    "Retry",
+    "RetryBudget",
+    "ConstantBackoff",
+    "ExponentialBackoff",
+    "CircuitBreaker",
+    "Hedge",
     # results
     "RunResult",
     "Summary",

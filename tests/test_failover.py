@@ -132,6 +132,7 @@ def test_false_suspicion_produces_split_brain(sim):
     assert (18.0, "p", STANDBY) in ap.roles
     assert ap.split_brain_time(result) == pytest.approx(10.0)
     assert ap.split_brain_time(start=9.0, end=20.0) == pytest.approx(9.0)
+    assert result.summary()["split_brain"] == pytest.approx(10.0)
 
 
 def test_restart_without_demotion_is_split_brain_until_corrected(sim, at):

@@ -816,3 +816,21 @@ def test_open_loop_with_policies_builds_or_refuses(retry, breaker, hedge, deadli
         assert "users" not in sim and sim.clients == []
         return
     assert sim["users"] is client
+
+
+def test_summary_counts_tries_per_request(sim, at, assert_conserved):
+    """Down until 1.5: the request at 0 fails twice (0, 1) and succeeds at 2 -> 3 tries;
+    the request at 5 needs one. attempts_mean = (3 + 1) / 2 (retry amplification)."""
+    web = hs.Server(sim, "web", service_time=hs.Deterministic(0.1))
+    client = hs.Client(
+        sim, "c", target=web, retry=hs.Retry(attempts=3, backoff=hs.ConstantBackoff(1.0))
+    )
+    web.fail()
+    at(1.5, web.recover)
+    at(0.0, client.issue)
+    at(5.0, client.issue)
+    result = sim.run(until=10)
+    s = result.summary()
+    assert (s["ok"], s["failed"], s["attempts_mean"]) == (2, 0, 2.0)
+    assert list(result.requests()["attempts"]) == [3, 1]
+    assert_conserved(result, sim)

@@ -55,6 +55,7 @@ class Recorder:
         self.issued = 0
         self.counts = [0] * len(OUTCOMES)
         self.latency_sum = 0.0
+        self.attempts_sum = 0
         self.histogram = None if keep_requests else LatencyHistogram()
         self.ok_series: list[int] = []
         self.failed_series: list[int] = []
@@ -120,6 +121,7 @@ class Recorder:
             return
         code = _CODE[request.outcome]
         self.counts[code] += 1
+        self.attempts_sum += request.attempts
         ended = request.ended
         bucket = int((ended - self.warmup) * self._inv_bucket)
         if code == 0:

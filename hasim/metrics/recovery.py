@@ -15,6 +15,7 @@ For every failure of a node that begins in the measured window:
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -65,19 +66,27 @@ def component_failures(
             spans.append((name, down.pop(name), t))
     spans += [(name, t, math.nan) for name, t in down.items()]
     over = {(name, failed): ok for name, failed, _, ok in failovers}
+    # Unhealthy verdicts per target, in time order (detections are appended in time order),
+    # so each failure finds its first verdict by bisection, not by a scan of them all.
+    times: dict[str, list[float]] = {}
+    observers: dict[str, list[str]] = {}
+    for t, who, target, healthy in detections:
+        if not healthy:
+            times.setdefault(target, []).append(t)
+            observers.setdefault(target, []).append(who)
     found = []
     for name, failed, repaired in sorted(spans, key=lambda s: (s[1], s[0])):
         if not start <= failed < end:
             continue
         until = repaired if not math.isnan(repaired) else math.inf
-        verdict = next(
-            ((t, who) for t, who, target, healthy in detections
-             if target == name and not healthy and failed <= t <= until),
-            (math.nan, None),
-        )  # fmt: skip
+        detected, by = math.nan, None
+        seen = times.get(name, [])
+        i = bisect.bisect_left(seen, failed)
+        if i < len(seen) and seen[i] <= until:
+            detected, by = seen[i], observers[name][i]
         found.append(
             ComponentFailure(
-                name, failed, verdict[0], verdict[1], over.get((name, failed), math.nan), repaired
+                name, failed, detected, by, over.get((name, failed), math.nan), repaired
             )
         )
     return found

@@ -22,6 +22,10 @@ Every metric is computed over the measured window ``[warmup, until]``
                    verdict by a health check or failure detector); NaN if none detected
 ``failover_time``  mean time from a component failure to the first ok answer by a
                    replacement after its detection; NaN if none
+``split_brain``    seconds in which two up members of a failover pair both believed
+                   they were active (summed over the pairs; 0 without any)
+``attempts_mean``  tries per answered request, retries and hedges included (retry
+                   amplification; 1 without resilience)
 ``throughput``     ok requests per second of window
 ``latency_mean``   mean latency of ok requests, first issue to final answer (s)
 ``latency_p50``, ``latency_p95``, ``latency_p99``, ``latency_p999``: percentiles
@@ -75,6 +79,8 @@ SUMMARY_COLUMNS = (
     "ttr_p95",
     "mttd",
     "failover_time",
+    "split_brain",
+    "attempts_mean",
     "throughput",
     "latency_mean",
     "latency_p50",
@@ -82,9 +88,16 @@ SUMMARY_COLUMNS = (
     "latency_p99",
     "latency_p999",
 )
-_DURATIONS = {"window", "downtime", "mttr", "ttr_p50", "ttr_p95", "mttd", "failover_time"} | {
-    c for c in SUMMARY_COLUMNS if c.startswith("latency")
-}
+_DURATIONS = {
+    "window",
+    "downtime",
+    "mttr",
+    "ttr_p50",
+    "ttr_p95",
+    "mttd",
+    "failover_time",
+    "split_brain",
+} | {c for c in SUMMARY_COLUMNS if c.startswith("latency")}
 _QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99, "latency_p999": 0.999}
 
 
@@ -141,6 +154,8 @@ class RunResult:
         detections: list[tuple[float, str, str, bool]] = (),
         failovers: list[tuple[str, float, float, float]] = (),
         failed_by: dict[tuple[str, str | None, bool], int] | None = None,
+        attempts_sum: int = 0,
+        split_brain: float = 0.0,
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -159,6 +174,8 @@ class RunResult:
         self.detections = list(detections)
         self.failovers = list(failovers)
         self.failed_by = dict(failed_by or {})
+        self.attempts_sum = attempts_sum
+        self.split_brain = split_brain
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -207,6 +224,13 @@ class RunResult:
             detections=list(rec.detections),
             failovers=list(rec.failovers),
             failed_by=dict(rec.failed_by),
+            attempts_sum=rec.attempts_sum,
+            # Failover pairs know their members' roles; the recorder only sees states.
+            split_brain=sum(
+                c.split_brain_time(start=rec.warmup, end=rec.until)
+                for c in sim.components.values()
+                if callable(getattr(c, "split_brain_time", None))
+            ),
         )
 
     # -- numbers ----------------------------------------------------------
@@ -261,6 +285,8 @@ class RunResult:
             "ttr_p95": float(np.quantile(ttrs, 0.95)) if ttrs.size else math.nan,
             "mttd": _nanmean([f.ttd for f in failures]),
             "failover_time": _nanmean([f.failover for f in failures]),
+            "split_brain": self.split_brain,
+            "attempts_mean": self.attempts_sum / answered if answered else math.nan,
             "throughput": ok / self.window,
             "latency_mean": self.latency_sum / ok if ok else math.nan,
         }
