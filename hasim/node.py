@@ -213,6 +213,8 @@ class Server(Node, Service):
         self._limit = math.inf if self.queue_limit is None else self.queue_limit
         #: Requests served to completion (ok), for load accounting.
         self.served = 0
+        #: Requests submitted, whatever became of them (the load offered, retries included).
+        self.received = 0
 
     @property
     def busy(self) -> int:
@@ -226,6 +228,7 @@ class Server(Node, Service):
 
     def submit(self, request: Any, reply: Reply) -> None:
         """Serve ``request``, queue it, or answer ``rejected``/``error`` at once."""
+        self.received += 1
         if self.state == DOWN:
             reply(request, ERROR, self.name)
         elif len(self._in_service) < self.workers:

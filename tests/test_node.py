@@ -354,3 +354,13 @@ def test_server_validation(sim, kwargs, message):
     with pytest.raises(hs.ConfigError, match=message):
         hs.Server(sim, "web", **kwargs)
     assert "web" not in sim and sim.nodes == []
+
+
+def test_received_counts_every_submission_served_counts_ok(sim, at, replies):
+    """Load offered (received) vs work done (served): a refusal while down counts as load."""
+    web = hs.Server(sim, "web", service_time=hs.Deterministic(1.0))
+    at(0.0, web.submit, "a", replies)
+    at(2.0, web.fail)
+    at(3.0, web.submit, "b", replies)
+    sim.run(until=5)
+    assert (web.received, web.served) == (2, 1)
