@@ -39,13 +39,12 @@ import numpy as np
 
 from hasim.dist import Uniform
 from hasim.errors import (
-    ConfigError,
     check_nonnegative,
     check_positive,
     config_error,
 )
 from hasim.metrics.recorder import FAILED
-from hasim.units import parse
+from hasim.units import duration
 
 __all__ = [
     "Backoff",
@@ -71,19 +70,6 @@ JITTERS = (None, "full", "decorrelated")
 MAX_ATTEMPTS = 1000
 #: The factor of decorrelated jitter, ``min(cap, uniform(base, 3 * previous))`` (Brooker 2015).
 DECORRELATED_FACTOR = 3.0
-
-
-def duration(owner: str, param: str, value: Any, *, positive: bool) -> float:
-    """``value`` (seconds or a string like ``"250ms"``) as float seconds, > 0 or >= 0."""
-    allowed = f"a duration {'>' if positive else '>='} 0 (seconds or a string like '2s')"
-    if isinstance(value, str):
-        try:
-            value = parse(value)
-        except ConfigError:
-            raise config_error(owner, param, allowed, value) from None
-    if positive:
-        return check_positive(owner, param, value)
-    return check_nonnegative(owner, param, value)
 
 
 def _count(owner: str, param: str, value: Any, low: int, high: int) -> int:

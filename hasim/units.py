@@ -15,7 +15,7 @@ import numbers
 import re
 from typing import Any
 
-from .errors import config_error
+from .errors import ConfigError, check_nonnegative, check_positive, config_error
 
 __all__ = [
     "us",
@@ -34,6 +34,7 @@ __all__ = [
     "year",
     "years",
     "parse",
+    "duration",
     "format_duration",
 ]
 
@@ -130,6 +131,23 @@ def parse(value: Any) -> float:
 
 # Display units, largest first. "min" rather than "m", which reads as metres.
 _DISPLAY = (("y", year), ("d", day), ("h", hour), ("min", minute), ("s", s), ("ms", ms))
+
+
+def duration(owner: str, param: str, value: Any, *, positive: bool) -> float:
+    """``value`` (seconds or a string like ``"250ms"``) as float seconds, > 0 or >= 0.
+
+    The parameter check every component uses for a duration: an error names
+    ``owner`` and ``param``, not ``units.parse``.
+    """
+    allowed = f"a duration {'>' if positive else '>='} 0 (seconds or a string like '2s')"
+    if isinstance(value, str):
+        try:
+            value = parse(value)
+        except ConfigError:
+            raise config_error(owner, param, allowed, value) from None
+    if positive:
+        return check_positive(owner, param, value)
+    return check_nonnegative(owner, param, value)
 
 
 def format_duration(seconds: float) -> str:

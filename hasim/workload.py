@@ -58,8 +58,9 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import OK, REJECTED, TIMEOUT
-from hasim.resilience import CircuitBreaker, Hedge, Retry, duration
+from hasim.resilience import CircuitBreaker, Hedge, Retry
 from hasim.sim import Component, Simulation
+from hasim.units import duration
 
 __all__ = ["Request", "Attempt", "Client", "OpenLoop", "ClosedLoop"]
 
@@ -196,8 +197,12 @@ class Client(Component):
             )
         if getattr(target, "sim", sim) is not sim:
             raise config_error(owner, "target", "a service of the same Simulation", target)
-        self.timeout = None if timeout is None else _seconds(owner, "timeout", timeout)
-        self.deadline = None if deadline is None else _seconds(owner, "deadline", deadline)
+        self.timeout = (
+            None if timeout is None else duration(owner, "timeout", timeout, positive=True)
+        )
+        self.deadline = (
+            None if deadline is None else duration(owner, "deadline", deadline, positive=True)
+        )
         for param, value, kind in (
             ("retry", retry, Retry),
             ("breaker", breaker, CircuitBreaker),
@@ -672,10 +677,6 @@ class ClosedLoop(Client):
 
     def _ended(self, request: Request) -> None:
         self.sim.call_later(self._think(), self._wake)
-
-
-def _seconds(owner: str, param: str, value: float | str) -> float:
-    return duration(owner, param, value, positive=True)
 
 
 def _steps(owner: str, steps: Sequence[Any]) -> list[tuple[float, float]]:
