@@ -29,7 +29,7 @@ from hasim.dist import Uniform
 from hasim.errors import check_positive, check_probability, config_error
 from hasim.health import ActiveChecker, HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, OK, REJECTED, TIMEOUT
-from hasim.node import DOWN, Node, Reply, Service
+from hasim.node import DOWN, Forwarder, Reply
 from hasim.sim import Simulation
 
 __all__ = [
@@ -262,34 +262,7 @@ def _hash64(text: str) -> int:
 # -- the balancer --------------------------------------------------------------------------
 
 
-class _Forward:
-    """A request the balancer is forwarding: where it went and whom to answer."""
-
-    __slots__ = ("lb", "backend", "request", "reply", "alive", "outcome", "by")
-
-    def __init__(self, lb: LoadBalancer, backend: Backend, request: Any, reply: Reply) -> None:
-        self.lb = lb
-        self.backend = backend
-        self.request = request
-        self.reply = reply
-        self.alive = True
-
-    def send(self, _: Any = None) -> None:
-        self.backend.service.submit(self.request, self.answer)
-
-    def answer(self, request: Any, outcome: str, by: str | None) -> None:
-        back = self.backend.back
-        if back is None:
-            self.lb._answered(self, outcome, by)
-        else:
-            self.outcome, self.by = outcome, by
-            self.lb.sim.call_later(back(), self._arrive)
-
-    def _arrive(self, _: Any = None) -> None:
-        self.lb._answered(self, self.outcome, self.by)
-
-
-class LoadBalancer(Node, Service):
+class LoadBalancer(Forwarder):
     """Spreads requests over backends it believes healthy.
 
     Args:
@@ -351,7 +324,6 @@ class LoadBalancer(Node, Service):
         self._by_service = {id(b.service): b for b in self.backends}
         self._choose = policy.bind(self)
         self._candidates = list(self.backends)
-        self._inflight: dict[_Forward, None] = {}
         self.checkers: list[ActiveChecker] = []
         if health_check is not None:
             self.checkers = [
@@ -415,32 +387,14 @@ class LoadBalancer(Node, Service):
         b = self._choose(candidates, request)
         b.outstanding += 1
         b.sent += 1
-        forward = _Forward(self, b, request, reply)
-        self._inflight[forward] = None
-        if b.out is None:
-            b.service.submit(request, forward.answer)
-        else:
-            self.sim.call_later(b.out(), forward.send)
+        self._forward(b, b.service, b.out, b.back, request, reply)
 
-    def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:
-        if not forward.alive:  # the balancer crashed meanwhile
-            return
-        del self._inflight[forward]
-        b = forward.backend
+    def _released(self, b: Backend, outcome: str | None) -> None:
         b.outstanding -= 1
-        if self.outlier_detection is not None:
+        if self.outlier_detection is not None:  # a crash of the balancer tells nothing
             if outcome in _BAD:
                 b.errors += 1
                 if not b.ejected and b.errors >= self.outlier_detection.consecutive_errors:
                     self._eject(b)
             elif outcome == OK:
                 b.errors = 0
-        forward.reply(forward.request, outcome, by)
-
-    def _crashed(self) -> None:
-        forwards = list(self._inflight)
-        self._inflight.clear()
-        for f in forwards:
-            f.alive = False
-            f.backend.outstanding -= 1
-            f.reply(f.request, ERROR, self.name)

@@ -50,7 +50,7 @@ from hasim import network
 from hasim.dist import Distribution, Uniform, as_distribution
 from hasim.errors import check_choice, check_int, check_positive, check_probability, config_error
 from hasim.metrics.recorder import ERROR, REJECTED
-from hasim.node import DOWN, Node, Reply, Service
+from hasim.node import DOWN, Forwarder, Node, Reply
 from hasim.sim import Simulation
 
 __all__ = ["ActivePassive", "ACTIVE", "STANDBY"]
@@ -78,34 +78,7 @@ class _Member:
         self.suspected = False
 
 
-class _Forward:
-    """A request the manager is forwarding (as in the balancer)."""
-
-    __slots__ = ("ap", "member", "request", "reply", "alive", "outcome", "by")
-
-    def __init__(self, ap: ActivePassive, member: _Member, request: Any, reply: Reply) -> None:
-        self.ap = ap
-        self.member = member
-        self.request = request
-        self.reply = reply
-        self.alive = True
-
-    def send(self, _: Any = None) -> None:
-        self.member.service.submit(self.request, self.answer)
-
-    def answer(self, request: Any, outcome: str, by: str | None) -> None:
-        back = self.member.up_hop
-        if back is None:
-            self.ap._answered(self, outcome, by)
-        else:
-            self.outcome, self.by = outcome, by
-            self.ap.sim.call_later(back(), self._arrive)
-
-    def _arrive(self, _: Any = None) -> None:
-        self.ap._answered(self, self.outcome, self.by)
-
-
-class ActivePassive(Node, Service):
+class ActivePassive(Forwarder):
     """An active-passive pair: heartbeats, promotion with coverage, failback.
 
     Args:
@@ -179,7 +152,6 @@ class ActivePassive(Node, Service):
             (0.0, self.primary.name, ACTIVE),
             (0.0, self.standby.name, STANDBY),
         ]
-        self._inflight: dict[_Forward, None] = {}
         self._pending: dict[str, Any] | None = None  # the failover in progress
         self._stuck = False  # a promotion failed: wait for the active to heal
         self._epoch = 0  # bumped at each manager crash: stale timers do nothing
@@ -382,26 +354,11 @@ class ActivePassive(Node, Service):
         if m.suspected:
             reply(request, REJECTED, self.name)
             return
-        forward = _Forward(self, m, request, reply)
-        self._inflight[forward] = None
-        if m.down_hop is None:
-            m.service.submit(request, forward.answer)
-        else:
-            self.sim.call_later(m.down_hop(), forward.send)
-
-    def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:
-        if not forward.alive:  # the manager crashed meanwhile
-            return
-        del self._inflight[forward]
-        forward.reply(forward.request, outcome, by)
+        self._forward(m, m.service, m.down_hop, m.up_hop, request, reply)
 
     def _crashed(self) -> None:
         self._epoch += 1
         if self._pending is not None:
             self._pending["outcome"] = "abandoned"
             self._pending = None
-        forwards = list(self._inflight)
-        self._inflight.clear()
-        for f in forwards:
-            f.alive = False
-            f.reply(f.request, ERROR, self.name)
+        super()._crashed()  # ends the requests in flight with error

@@ -30,7 +30,7 @@ from hasim.sim import _NORMAL, Component, Simulation
 if TYPE_CHECKING:
     import simpy
 
-__all__ = ["UP", "DEGRADED", "DOWN", "STATES", "Node", "Server", "Service", "Reply"]
+__all__ = ["UP", "DEGRADED", "DOWN", "STATES", "Node", "Server", "Service", "Reply", "Forwarder"]
 
 UP = "up"
 DEGRADED = "degraded"
@@ -266,3 +266,79 @@ class Server(Node, Service):
             job.reply(job.request, ERROR, self.name)
         for request, reply in waiting:
             reply(request, ERROR, self.name)
+
+
+class _Forward:
+    """A request a Forwarder is passing on: where it went and whom to answer."""
+
+    __slots__ = ("owner", "via", "back", "request", "reply", "alive", "outcome", "by")
+
+    def __init__(self, owner: Forwarder, via: Any, back: Any, request: Any, reply: Reply) -> None:
+        self.owner = owner
+        self.via = via
+        self.back = back
+        self.request = request
+        self.reply = reply
+        self.alive = True
+
+    def answer(self, request: Any, outcome: str, by: str | None) -> None:
+        if self.back is None:
+            self.owner._answered(self, outcome, by)
+        else:
+            self.outcome, self.by = outcome, by
+            self.owner.sim.call_later(self.back(), self._arrive)
+
+    def _arrive(self, _: Any = None) -> None:
+        self.owner._answered(self, self.outcome, self.by)
+
+
+class Forwarder(Node, Service):
+    """A node that passes requests on to other services (a balancer, a failover manager).
+
+    Failure semantics, the same for every forwarder: when it crashes, every
+    request it is forwarding ends with ``error`` (responder: the forwarder)
+    at the crash time, and the late answers are dropped. Each hop to the
+    service and back pays its network latency.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inflight: dict[_Forward, None] = {}
+
+    def _forward(
+        self, via: Any, service: Any, out: Any, back: Any, request: Any, reply: Reply
+    ) -> None:
+        """Send ``request`` to ``service`` over the hops ``out`` and ``back`` (None: 0 s).
+
+        ``via`` is the forwarder's own record of where it sent it, handed back
+        to ``_released``.
+        """
+        forward = _Forward(self, via, back, request, reply)
+        self._inflight[forward] = None
+        if out is None:
+            service.submit(request, forward.answer)
+        else:
+            self.sim.call_later(out(), _send, (service, forward))
+
+    def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:
+        if not forward.alive:  # the forwarder crashed meanwhile
+            return
+        del self._inflight[forward]
+        self._released(forward.via, outcome)
+        forward.reply(forward.request, outcome, by)
+
+    def _released(self, via: Any, outcome: str | None) -> None:
+        """Hook: a forwarded request came back with ``outcome`` (None: the forwarder crashed)."""
+
+    def _crashed(self) -> None:
+        forwards = list(self._inflight)
+        self._inflight.clear()
+        for forward in forwards:
+            forward.alive = False
+            self._released(forward.via, None)
+            forward.reply(forward.request, ERROR, self.name)
+
+
+def _send(item: tuple[Any, _Forward]) -> None:
+    service, forward = item
+    service.submit(forward.request, forward.answer)
