@@ -356,13 +356,13 @@ class LoadBalancer(Forwarder):
         b.ejected = True
         b.ejections += 1
         b.errors = 0
-        self.sim.recorder.detect(self.env.now, self.name, b.name, False)
+        self.sim.detected(self.name, b.name, False)
         self.sim.call_later(od.ejection_time(b.ejections), self._uneject, b)
         self._refresh()
 
     def _uneject(self, b: Backend) -> None:
         b.ejected = False
-        self.sim.recorder.detect(self.env.now, self.name, b.name, True)
+        self.sim.detected(self.name, b.name, True)
         self._refresh()
 
     # -- traffic ------------------------------------------------------------------

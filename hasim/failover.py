@@ -252,7 +252,7 @@ class ActivePassive(Forwarder):
         m.streak += 1
         if m.suspected and m.streak >= self.healthy_after:
             m.suspected = False
-            self.sim.recorder.detect(self.env.now, self.name, m.name, True)
+            self.sim.detected(self.name, m.name, True)
             self._healthy(m)
         expected = ACTIVE if m is self.active else STANDBY
         if role != expected:
@@ -272,7 +272,7 @@ class ActivePassive(Forwarder):
         if not m.suspected:
             m.suspected = True
             m.streak = 0
-            self.sim.recorder.detect(now, self.name, m.name, False)
+            self.sim.detected(self.name, m.name, False)
             if m is self.active and not self._stuck:
                 self._start_failover(m)
         # Silent members are watched again from their next heartbeat.

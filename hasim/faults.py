@@ -108,21 +108,22 @@ class Failures:
         sim = node.sim
         ttf = sim.sampler(self.ttf, node.name, "ttf", batch=_BATCH)
         ttr = sim.sampler(self.ttr, node.name, "ttr", batch=_BATCH)
-        sim.env.process(_lifecycle(node, ttf, ttr, self.crews))
+        sim.env.process(_lifecycle(node, self, ttf, ttr, self.crews))
 
 
-def _lifecycle(node: Node, ttf: Any, ttr: Any, crews: RepairCrews | None):
+def _lifecycle(node: Node, key: Any, ttf: Any, ttr: Any, crews: RepairCrews | None):
     env = node.env
+    cause = "failure"
     while True:
         delay = ttf()
-        node.next_failure_at = env.now + delay
+        node._schedule(key, env.now + delay)
         yield env.timeout(delay)
-        node.next_failure_at = math.inf
-        node.fail()
+        node._schedule(key, math.inf)
+        node.fail(cause)
         if crews is None:
             yield env.timeout(ttr())
         else:
             with crews._resource.request() as crew:
                 yield crew
                 yield env.timeout(ttr())
-        node.recover()
+        node.recover(cause)

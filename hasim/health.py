@@ -220,5 +220,5 @@ class ActiveChecker:
 
     def _flip(self, healthy: bool) -> None:
         self.healthy = healthy
-        self.sim.recorder.detect(self.sim.now, self.observer.name, self.target.name, healthy)
+        self.sim.detected(self.observer.name, self.target.name, healthy)
         self.on_change(self.target, healthy)

@@ -9,7 +9,10 @@ Failure semantics of a Server (the same in every model):
 * a request that finds every worker busy and the queue full ends at once
   with ``rejected``;
 * a degraded server serves, with every service time multiplied by its
-  ``slowdown``; work already in service keeps the time it drew.
+  ``slowdown``; work already in service keeps the time it drew. With an
+  error rate, it answers that share of requests with ``error`` at once; a
+  stalled server queues what arrives and finishes nothing until it resumes
+  (work in service then finishes what it had left);
 * the server does not know whether its caller still waits: a request whose
   client timed out is still served (wasted work is real).
 """
@@ -22,8 +25,8 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from hasim.dist import Distribution, as_distribution
-from hasim.errors import check_int, check_positive, config_error
+from hasim.dist import Distribution, Uniform, as_distribution
+from hasim.errors import check_int, check_positive, check_probability, config_error
 from hasim.metrics.recorder import ERROR, OK, REJECTED
 from hasim.sim import _NORMAL, Component, Simulation
 
@@ -80,9 +83,22 @@ class Node(Component):
     Args:
         sim: the Simulation.
         name: unique name; also names its random streams.
-        zone: the failure domain, e.g. ``"az1"`` (None: no zone).
-        failures: a ``hasim.Failures(ttf, ttr)`` that fails and repairs the
-            node at random; None: the node fails only when told to.
+        zone: the failure domain, e.g. ``"az1"`` (None: no zone). A
+            ``hasim.Domain`` of that name, if there is one, takes the node down
+            when it fails.
+        failures: what fails and repairs the node at random: a fault model such
+            as ``hasim.Failures(ttf, ttr)``, a list of them (a crash that a
+            restart fixes beside one that needs a repair, gray episodes), or None:
+            the node fails only when told to.
+
+    **Causes.** A node can be down for several reasons at once (its own crash,
+    its zone's power, a chaos experiment, maintenance): ``fail(cause)`` adds
+    one, ``recover(cause)`` removes it, and the node is down while any is left.
+    Gray failures work the same way: ``degrade(slowdown, cause)``,
+    ``set_errors(rate, cause)`` and ``stall(cause)`` / ``resume(cause)`` each
+    hold a condition under a cause, and the node is *degraded* while any holds
+    (and it is not down). ``recover()`` with no cause clears every condition.
+    Every cause is recorded in the run's fault history (``RunResult.faults()``).
 
     Listeners registered with ``on_change`` are called as
     ``listener(node, old_state, new_state)`` after every change.
@@ -94,56 +110,159 @@ class Node(Component):
         owner = f"{type(self).__name__} {name!r}"
         if zone is not None and (not isinstance(zone, str) or not zone):
             raise config_error(owner, "zone", "a non-empty string or None", zone)
-        if failures is not None:
-            if not callable(getattr(failures, "attach", None)):
-                raise config_error(
-                    owner, "failures", "a hasim.Failures(ttf, ttr) or None", failures
-                )
-            failures.check(owner, sim)
+        models = _fault_models(owner, sim, failures)
         super().__init__(sim, name)
         self.zone = zone
         self.state = UP
+        #: The factor every service time is multiplied by now (>= 1).
         self.slowdown = 1.0
+        #: The share of requests the node answers with ``error`` now.
+        self.error_rate = 0.0
+        #: True while the node is stalled: it starts and finishes no work.
+        self.stalled = False
         self.failures = failures
+        self._models = models
         #: Absolute time of the next scheduled random failure (inf if none).
         self.next_failure_at = math.inf
+        self._next: dict[Any, float] = {}
         self._listeners: list[Callable[[Node, str, str], None]] = []
+        # cause -> index of its record in the fault history, per condition.
+        self._down: dict[str, int] = {}
+        self._slow: dict[str, tuple[float, int]] = {}
+        self._errors: dict[str, tuple[float, int]] = {}
+        self._stalls: dict[str, int] = {}
         sim.nodes.append(self)
-        if failures is not None:
-            failures.attach(self)
 
     @property
     def up(self) -> bool:
         """True unless the node is down (a degraded node is up)."""
         return self.state != DOWN
 
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """Why the node is down now (empty if it is up)."""
+        return tuple(self._down)
+
     def on_change(self, listener: Callable[[Node, str, str], None]) -> None:
         """Call ``listener(node, old, new)`` after every state change."""
         self._listeners.append(listener)
 
-    def fail(self) -> None:
-        """Crash the node now (nothing happens if it is already down)."""
+    # -- crash and recovery ---------------------------------------------------------------
+
+    def fail(self, cause: str = "crash", *, derived: bool = False) -> None:
+        """Take the node down for ``cause`` (nothing changes if that cause already holds).
+
+        ``derived`` marks a failure another fault caused (a member of a zone
+        that lost power): the fault history keeps it, and a replay of the
+        history leaves it to the fault it derives from.
+        """
+        if cause in self._down:
+            return
+        self._down[cause] = self.sim.recorder.fault_begin(
+            self.env.now, "crash", self.name, cause, None, derived
+        )
         if self.state != DOWN:
             self._set(DOWN)
 
-    def recover(self) -> None:
-        """Bring the node back up, at full speed."""
-        if self.state != UP:
-            self.slowdown = 1.0
-            self._set(UP)
+    def recover(self, cause: str | None = None) -> None:
+        """Remove ``cause``; the node is up again when no cause is left.
 
-    def degrade(self, slowdown: float) -> None:
-        """Make an up node slow: its work takes ``slowdown`` (>= 1) times longer.
+        With no cause, clear every condition: the node comes back up at full
+        speed, with no errors, not stalled.
+        """
+        now, recorder = self.env.now, self.sim.recorder
+        if cause is None:
+            for index in self._down.values():
+                recorder.fault_end(index, now)
+            self._down.clear()
+            for _, index in [*self._slow.values(), *self._errors.values()]:
+                recorder.fault_end(index, now)
+            for index in self._stalls.values():
+                recorder.fault_end(index, now)
+            self._slow.clear()
+            self._errors.clear()
+            self._stalls.clear()
+            self._gray_changed()
+        elif cause in self._down:
+            recorder.fault_end(self._down.pop(cause), now)
+        self._settle()
 
-        ``degrade(1)`` restores full speed. A down node stays down.
+    # -- gray failures --------------------------------------------------------------------
+
+    def degrade(self, slowdown: float, cause: str = "slow") -> None:
+        """Make the node slow: its work takes ``slowdown`` (>= 1) times longer.
+
+        ``degrade(1, cause)`` removes the slowdown of ``cause``. Several causes
+        multiply. Work already in service keeps the time it drew.
         """
         slowdown = check_positive(self.label, "slowdown", slowdown)
         if slowdown < 1.0:
             raise config_error(self.label, "slowdown", "a number >= 1", slowdown)
-        if self.state == DOWN:
+        self._hold(self._slow, "slow", cause, slowdown, 1.0)
+
+    def set_errors(self, rate: float, cause: str = "errors") -> None:
+        """Answer a share ``rate`` of requests with ``error`` (0 removes the condition)."""
+        rate = check_probability(self.label, "error rate", rate)
+        self._hold(self._errors, "errors", cause, rate, 0.0)
+
+    def stall(self, cause: str = "stall") -> None:
+        """Freeze the node (a GC pause, a hung disk): no work starts or finishes.
+
+        Requests still arrive and queue; work in service resumes where it
+        stopped when the last stall cause is lifted with ``resume``.
+        """
+        if cause in self._stalls:
             return
+        self._stalls[cause] = self.sim.recorder.fault_begin(
+            self.env.now, "stall", self.name, cause, None, False
+        )
+        self._gray_changed()
+        self._settle()
+
+    def resume(self, cause: str = "stall") -> None:
+        """Lift the stall of ``cause``."""
+        if cause not in self._stalls:
+            return
+        self.sim.recorder.fault_end(self._stalls.pop(cause), self.env.now)
+        self._gray_changed()
+        self._settle()
+
+    def _hold(self, table: dict, kind: str, cause: str, value: float, neutral: float) -> None:
+        old = table.get(cause)
+        if old is not None and old[0] == value:
+            return
+        recorder, now = self.sim.recorder, self.env.now
+        if old is not None:
+            recorder.fault_end(table.pop(cause)[1], now)
+        if value != neutral:
+            table[cause] = (value, recorder.fault_begin(now, kind, self.name, cause, value, False))
+        self._gray_changed()
+        self._settle()
+
+    def _gray_changed(self) -> None:
+        slowdown = 1.0
+        for factor, _ in self._slow.values():
+            slowdown *= factor
         self.slowdown = slowdown
-        state = DEGRADED if slowdown != 1.0 else UP
+        ok = 1.0
+        for rate, _ in self._errors.values():
+            ok *= 1.0 - rate
+        self.error_rate = 1.0 - ok
+        stalled = bool(self._stalls)
+        if stalled != self.stalled:
+            self.stalled = stalled
+            self._stall_changed(stalled)
+
+    def _stall_changed(self, stalled: bool) -> None:
+        """Hook: the node stalled or resumed (subclasses freeze their work)."""
+
+    @property
+    def gray(self) -> bool:
+        """True while a gray condition holds (slow, errors or stalled)."""
+        return bool(self._slow or self._errors or self._stalls)
+
+    def _settle(self) -> None:
+        state = DOWN if self._down else (DEGRADED if self.gray else UP)
         if state != self.state:
             self._set(state)
 
@@ -160,18 +279,50 @@ class Node(Component):
     def _crashed(self) -> None:
         """Hook: end the work in flight (subclasses)."""
 
+    # -- random faults --------------------------------------------------------------------
+
+    def _start_faults(self) -> None:
+        """Start the random fault models (called by ``run()``; not for replayed nodes)."""
+        for model in self._models:
+            model.attach(self)
+
+    def _schedule(self, key: Any, at: float) -> None:
+        """A fault model ``key`` has its next failure at ``at`` (inf: none scheduled)."""
+        self._next[key] = at
+        self.next_failure_at = min(self._next.values())
+
+
+def _fault_models(owner: str, sim: Simulation, failures: Any) -> tuple[Any, ...]:
+    """The node's random fault models, checked (each has ``check`` and ``attach``)."""
+    if failures is None:
+        return ()
+    models = tuple(failures) if isinstance(failures, (list, tuple)) else (failures,)
+    for model in models:
+        if not callable(getattr(model, "attach", None)):
+            raise config_error(
+                owner,
+                "failures",
+                "a hasim.Failures(ttf, ttr), a list of fault models or None",
+                failures,
+            )
+        model.check(owner, sim)
+    return models
+
 
 class _Job:
     """A request in service: the event of its completion (see ``sim._Call``)."""
 
-    __slots__ = ("callbacks", "_ok", "request", "reply", "alive")
+    __slots__ = ("callbacks", "_ok", "request", "reply", "alive", "due")
 
-    def __init__(self, finish: Callable[[_Job], None], request: Any, reply: Reply) -> None:
+    def __init__(
+        self, finish: Callable[[_Job], None], request: Any, reply: Reply, due: float
+    ) -> None:
         self.callbacks = [finish]
         self._ok = True
         self.request = request
         self.reply = reply
         self.alive = True
+        self.due = due
 
 
 class Server(Node, Service):
@@ -211,6 +362,8 @@ class Server(Node, Service):
         self._queue: deque[tuple[Any, Reply]] = deque()
         self._in_service: dict[_Job, None] = {}
         self._limit = math.inf if self.queue_limit is None else self.queue_limit
+        self._frozen: list[tuple[Any, Reply, float]] = []  # work in service during a stall
+        self._errors_draw: Callable[[], float] | None = None
         #: Requests served to completion (ok), for load accounting.
         self.served = 0
         #: Requests submitted, whatever became of them (the load offered, retries included).
@@ -231,19 +384,45 @@ class Server(Node, Service):
         self.received += 1
         if self.state == DOWN:
             reply(request, ERROR, self.name)
-        elif len(self._in_service) < self.workers:
+        elif self.state == DEGRADED and self._refuses():
+            reply(request, ERROR, self.name)
+        elif len(self._in_service) < self.workers and not self.stalled:
             self._start(request, reply)
         elif len(self._queue) < self._limit:
             self._queue.append((request, reply))
         else:
             reply(request, REJECTED, self.name)
 
-    def _start(self, request: Any, reply: Reply) -> None:
-        job = _Job(self._finish, request, reply)
-        self._in_service[job] = None
+    def _refuses(self) -> bool:
+        """Whether a degraded server answers this request with an error (its error rate)."""
+        if not self.error_rate:
+            return False
+        if self._errors_draw is None:
+            self._errors_draw = self.sim.sampler(Uniform(0.0, 1.0), self.name, "errors")
+        return self._errors_draw() < self.error_rate
+
+    def _start(self, request: Any, reply: Reply, delay: float | None = None) -> None:
         env = self.env
-        delay = self._draw() * self.slowdown
-        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), job))
+        if delay is None:
+            delay = self._draw() * self.slowdown
+        due = env._now + delay
+        job = _Job(self._finish, request, reply, due)
+        self._in_service[job] = None
+        heappush(env._queue, (due, _NORMAL, next(env._eid), job))
+
+    def _stall_changed(self, stalled: bool) -> None:
+        now = self.env._now
+        if stalled:  # freeze the work in service: it keeps what it has left to do
+            for job in self._in_service:
+                job.alive = False
+                self._frozen.append((job.request, job.reply, job.due - now))
+            self._in_service.clear()
+            return
+        frozen, self._frozen = self._frozen, []
+        for request, reply, left in frozen:
+            self._start(request, reply, left)
+        while self._queue and len(self._in_service) < self.workers:
+            self._start(*self._queue.popleft())
 
     def _finish(self, job: _Job) -> None:
         if not job.alive:  # the server crashed while serving it
@@ -258,8 +437,10 @@ class Server(Node, Service):
 
     def _crashed(self) -> None:
         jobs = list(self._in_service)
-        waiting = list(self._queue)
+        waiting = [(request, reply) for request, reply, _ in self._frozen]
+        waiting.extend(self._queue)
         self._in_service.clear()
+        self._frozen.clear()
         self._queue.clear()
         for job in jobs:
             job.alive = False

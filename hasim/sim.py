@@ -104,6 +104,10 @@ class Simulation:
         self._predicate: Callable[[], bool] | None = None
         self._system_up: bool | None = None
         self._request_ids = 0
+        #: Components whose faults a replayed history dictates: their random
+        #: fault models stay off (see ``hasim.Chaos``).
+        self._replayed: set[str] = set()
+        self._verdict_listeners: dict[str, list[Callable[[str, bool], None]]] = {}
         self._started = False
         self._finished = False
 
@@ -206,6 +210,22 @@ class Simulation:
             self._system_up = up
             self.recorder.system(self.env.now, up, cause)
 
+    # -- detection --------------------------------------------------------
+
+    def detected(self, observer: str, target: str, healthy: bool) -> None:
+        """``observer`` (a health check, a failure detector) now believes ``target`` (un)healthy.
+
+        The verdict is recorded (time to detect) and passed to whoever waits
+        on verdicts about ``target`` (a repair that starts on detection).
+        """
+        self.recorder.detect(self.env.now, observer, target, healthy)
+        for listener in self._verdict_listeners.get(target, ()):
+            listener(observer, healthy)
+
+    def on_verdict(self, target: str, listener: Callable[[str, bool], None]) -> None:
+        """Call ``listener(observer, healthy)`` on every verdict about ``target``."""
+        self._verdict_listeners.setdefault(target, []).append(listener)
+
     # -- the run --------------------------------------------------------
 
     def run(self, until: float | str, *, warmup: float | str = 0.0) -> RunResult:
@@ -241,6 +261,9 @@ class Simulation:
         self.recorder.open(warmup_s, until_s, [c.name for c in self.components.values()])
         for node in self.nodes:
             self.recorder.state(0.0, node.name, node.state)
+        for node in self.nodes:
+            if node.name not in self._replayed:
+                node._start_faults()
         self._system_up = None
         self._state_changed()
         self.env.run(until=until_s)

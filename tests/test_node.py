@@ -121,7 +121,8 @@ def test_degrade_cannot_make_a_node_faster(node):
         ({"zone": 5}, r"Node 'n': zone must be a non-empty string or None, got 5"),
         (
             {"failures": "often"},
-            r"Node 'n': failures must be a hasim.Failures\(ttf, ttr\) or None, got 'often'",
+            r"Node 'n': failures must be a hasim.Failures\(ttf, ttr\), a list of fault models "
+            r"or None, got 'often'",
         ),
     ],
 )
@@ -345,7 +346,8 @@ def test_handle_is_a_simpy_event_whose_value_is_the_outcome(sim):
         ({"zone": ""}, r"^Server 'web': zone must be a non-empty string or None, got ''$"),
         (
             {"failures": 3},
-            r"^Server 'web': failures must be a hasim.Failures\(ttf, ttr\) or None, got 3$",
+            r"^Server 'web': failures must be a hasim.Failures\(ttf, ttr\), a list of fault "
+            r"models or None, got 3$",
         ),
     ],
 )

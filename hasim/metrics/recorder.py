@@ -86,6 +86,10 @@ class Recorder:
         #: (time, up, component whose change caused it) for every change of the
         #: system's state; the first entry is the state at time 0.
         self.system_log: list[tuple[float, bool, str | None]] = []
+        #: The fault history: record id -> [kind, target, start, end, cause,
+        #: value, derived], ``end`` None while the fault holds (see ``fault_begin``).
+        self.faults: dict[int, list[Any]] = {}
+        self._fault_ids = 0
 
     def open(self, warmup: float, until: float, names: list[str]) -> None:
         """Start measuring: the window is [warmup, until]."""
@@ -108,6 +112,8 @@ class Recorder:
         self._awaiting.clear()
         self.index = {name: i for i, name in enumerate(names)}
         self.index[None] = -1
+        # Faults that hold as the run starts are part of it, from time 0.
+        self.faults = {k: [*f[:2], 0.0, *f[3:]] for k, f in self.faults.items() if f[3] is None}
 
     def issue(self, request: Any) -> None:
         """A client issued ``request`` (its ``issued`` time is set)."""
@@ -162,6 +168,26 @@ class Recorder:
         else:
             self._down_since.pop(name, None)
             self._awaiting.pop(name, None)  # repaired before a replacement answered
+
+    def fault_begin(
+        self, time: float, kind: str, target: str, cause: str, value: Any, derived: bool
+    ) -> int:
+        """A fault of ``kind`` (crash, slow, errors, stall, partition, link, ...) began.
+
+        ``cause`` says who injected it (a fault model, a domain, a chaos
+        experiment), ``value`` its size where it has one (a slowdown, an error
+        rate), ``derived`` whether another fault caused it. Returns the
+        record's id for ``fault_end``.
+        """
+        self._fault_ids += 1
+        self.faults[self._fault_ids] = [kind, target, time, None, cause, value, derived]
+        return self._fault_ids
+
+    def fault_end(self, record: int, time: float) -> None:
+        """The fault ``record`` (from ``fault_begin``) ended at ``time``."""
+        fault = self.faults.get(record)
+        if fault is not None:
+            fault[3] = time
 
     def detect(self, time: float, observer: str, target: str, healthy: bool) -> None:
         """``observer`` came to believe ``target`` is (un)healthy at ``time``.
