@@ -28,9 +28,10 @@ from hasim import network
 from hasim.dist import Uniform
 from hasim.errors import check_positive, check_probability, config_error
 from hasim.health import ActiveChecker, HealthCheck, OutlierDetection
-from hasim.metrics.recorder import ERROR, OK, REJECTED, TIMEOUT
+from hasim.metrics.recorder import ERROR, LOST, OK, REJECTED, TIMEOUT
 from hasim.node import DOWN, Forwarder, Reply
 from hasim.sim import Simulation
+from hasim.units import duration
 
 __all__ = [
     "LoadBalancer",
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 #: Answers that count against a backend in outlier detection.
-_BAD = frozenset((ERROR, REJECTED, TIMEOUT))
+_BAD = frozenset((ERROR, REJECTED, TIMEOUT, LOST))
 
 
 class Backend:
@@ -275,6 +276,10 @@ class LoadBalancer(Forwarder):
         outlier_detection: an ``OutlierDetection``, or None.
         panic_threshold: below this share of healthy backends, send to all
             of them anyway (0 disables panic mode).
+        timeout: the upstream timeout: seconds (or ``"1s"``) to wait for a
+            backend's answer before answering ``timeout`` (and counting it
+            against the backend in outlier detection); None waits as long as
+            it takes (a message the network drops then ends ``lost``).
         zone, failures: as for every Node; the balancer itself can fail.
     """
 
@@ -288,10 +293,12 @@ class LoadBalancer(Forwarder):
         health_check: HealthCheck | None = None,
         outlier_detection: OutlierDetection | None = None,
         panic_threshold: float = 0.0,
+        timeout: float | str | None = None,
         zone: str | None = None,
         failures: Any = None,
     ) -> None:
         owner = f"LoadBalancer {name!r}"
+        timeout = None if timeout is None else duration(owner, "timeout", timeout, positive=True)
         if isinstance(backends, (str, bytes)) or not isinstance(backends, Sequence) or not backends:
             raise config_error(owner, "backends", "a non-empty list of services", backends)
         names = set()
@@ -316,6 +323,7 @@ class LoadBalancer(Forwarder):
             )
         panic = check_probability(owner, "panic_threshold", panic_threshold)
         super().__init__(sim, name, zone=zone, failures=failures)
+        self.timeout = timeout
         self.policy = policy
         self.health_check = health_check
         self.outlier_detection = outlier_detection
@@ -368,10 +376,11 @@ class LoadBalancer(Forwarder):
     # -- traffic ------------------------------------------------------------------
 
     def _prepare(self) -> None:
+        super()._prepare()
         net = network.get(self.sim)
         for b in self.backends:
-            b.out = net.hop(self.name, b.name)
-            b.back = net.hop(b.name, self.name)
+            b.out = net.path(self.name, b.name)
+            b.back = net.path(b.name, self.name)
         for checker in self.checkers:
             checker.start()
 
@@ -389,10 +398,11 @@ class LoadBalancer(Forwarder):
         b.sent += 1
         self._forward(b, b.service, b.out, b.back, request, reply)
 
-    def _released(self, b: Backend, outcome: str | None) -> None:
+    def _released(self, b: Backend, outcome: str | None, elapsed: float) -> None:
         b.outstanding -= 1
-        if self.outlier_detection is not None:  # a crash of the balancer tells nothing
-            if outcome in _BAD:
+        od = self.outlier_detection
+        if od is not None:  # a crash of the balancer tells nothing
+            if outcome in _BAD or (outcome == OK and elapsed > od.slow_after):
                 b.errors += 1
                 if not b.ejected and b.errors >= self.outlier_detection.consecutive_errors:
                     self._eject(b)

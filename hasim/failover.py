@@ -212,11 +212,12 @@ class ActivePassive(Forwarder):
     # -- set-up ---------------------------------------------------------------------
 
     def _prepare(self) -> None:
+        super()._prepare()
         net = network.get(self.sim)
         now = self.env.now
         for m in self.members:
-            m.up_hop = net.hop(m.name, self.name)
-            m.down_hop = net.hop(self.name, m.name)
+            m.up_hop = net.path(m.name, self.name)
+            m.down_hop = net.path(self.name, m.name)
             m.due = now + self.timeout
             self.sim.call_later(0.0, self._tick, m)
             self._arm(m)
@@ -235,11 +236,7 @@ class ActivePassive(Forwarder):
     def _tick(self, m: _Member) -> None:
         """The member's heartbeat timer (it sends only while it is up)."""
         if m.service.up:
-            hop = m.up_hop
-            if hop is None:
-                self._heard(m, m.role)
-            else:
-                self.sim.call_later(hop(), self._heartbeat_arrives, (m, m.role))
+            m.up_hop.send(self._heartbeat_arrives, (m, m.role))
         self.sim.call_later(self.heartbeat, self._tick, m)
 
     def _heartbeat_arrives(self, item: tuple[_Member, str]) -> None:
@@ -331,11 +328,7 @@ class ActivePassive(Forwarder):
         self.sim._state_changed(self.name)
 
     def _tell(self, m: _Member, role: str) -> None:
-        hop = m.down_hop
-        if hop is None:
-            self._role_arrives((m, role))
-        else:
-            self.sim.call_later(hop(), self._role_arrives, (m, role))
+        m.down_hop.send(self._role_arrives, (m, role))
 
     def _role_arrives(self, item: tuple[_Member, str]) -> None:
         m, role = item

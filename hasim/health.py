@@ -15,11 +15,12 @@ answers to real requests and ejects the target for a while.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hasim import network
+from hasim import network, units
 from hasim.dist import Uniform
 from hasim.errors import check_int, check_positive, check_probability, config_error
 from hasim.metrics.recorder import OK
@@ -96,12 +97,16 @@ class OutlierDetection:
         max_ejection: ... but never longer than this.
         max_ejected_share: at most this share of the targets is ejected at
             once (the rest keep taking traffic whatever their errors).
+        slow_after: an ok answer slower than this many seconds (forwarding
+            included) counts as a failed one, so a node that turned slow (a
+            gray failure) is ejected like one that errs; default: never.
     """
 
     consecutive_errors: int = 5
     base_ejection: float = 30.0
     max_ejection: float = 300.0
     max_ejected_share: float = 0.5
+    slow_after: float = math.inf
 
     def __post_init__(self) -> None:
         check_int("OutlierDetection", "consecutive_errors", self.consecutive_errors, minimum=1)
@@ -115,6 +120,9 @@ class OutlierDetection:
         object.__setattr__(self, "base_ejection", base)
         object.__setattr__(self, "max_ejection", cap)
         object.__setattr__(self, "max_ejected_share", share)
+        if self.slow_after != math.inf:
+            slow = units.duration("OutlierDetection", "slow_after", self.slow_after, positive=True)
+            object.__setattr__(self, "slow_after", slow)
 
     def ejection_time(self, ejections: int) -> float:
         """How long the ``ejections``-th ejection (1, 2, ...) lasts."""
@@ -165,8 +173,8 @@ class ActiveChecker:
     def start(self) -> None:
         """Fetch network paths and schedule the first probe (called from ``_prepare``)."""
         net = network.get(self.sim)
-        self._out = net.hop(self.observer.name, self.target.name)
-        self._back = net.hop(self.target.name, self.observer.name)
+        self._out = net.path(self.observer.name, self.target.name)
+        self._back = net.path(self.target.name, self.observer.name)
         first = 0.0
         if self.check.jitter:
             phase = Uniform(0.0, self.check.interval)
@@ -181,19 +189,13 @@ class ActiveChecker:
         probe = Probe(self.observer.name, sim.now)
         self.probes += 1
         sim.call_later(self.check.timeout, self._expire, probe)
-        if self._out is None:
-            self.target.submit(probe, self._answer)
-        else:
-            sim.call_later(self._out(), self._send, probe)
+        self._out.send(self._send, probe)  # a dropped probe is noticed by its timeout
 
     def _send(self, probe: Probe) -> None:
         self.target.submit(probe, self._answer)
 
     def _answer(self, probe: Probe, outcome: str, _by: str | None) -> None:
-        if self._back is None:
-            self._verdict(probe, outcome == OK)
-        else:
-            self.sim.call_later(self._back(), self._late_verdict, (probe, outcome == OK))
+        self._back.send(self._late_verdict, (probe, outcome == OK))
 
     def _late_verdict(self, item: tuple[Probe, bool]) -> None:
         self._verdict(*item)

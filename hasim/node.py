@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hasim.dist import Distribution, Uniform, as_distribution
 from hasim.errors import check_int, check_positive, check_probability, config_error
-from hasim.metrics.recorder import ERROR, OK, REJECTED
+from hasim.metrics.recorder import ERROR, LOST, OK, REJECTED, TIMEOUT
 from hasim.sim import _NORMAL, Component, Simulation
 
 if TYPE_CHECKING:
@@ -452,10 +452,11 @@ class Server(Node, Service):
 class _Forward:
     """A request a Forwarder is passing on: where it went and whom to answer."""
 
-    __slots__ = ("owner", "via", "back", "request", "reply", "alive", "outcome", "by")
+    __slots__ = ("owner", "via", "back", "request", "reply", "alive", "outcome", "by", "sent")
 
     def __init__(self, owner: Forwarder, via: Any, back: Any, request: Any, reply: Reply) -> None:
         self.owner = owner
+        self.sent = owner.env._now
         self.via = via
         self.back = back
         self.request = request
@@ -463,14 +464,8 @@ class _Forward:
         self.alive = True
 
     def answer(self, request: Any, outcome: str, by: str | None) -> None:
-        if self.back is None:
-            self.owner._answered(self, outcome, by)
-        else:
-            self.outcome, self.by = outcome, by
-            self.owner.sim.call_later(self.back(), self._arrive)
-
-    def _arrive(self, _: Any = None) -> None:
-        self.owner._answered(self, self.outcome, self.by)
+        self.outcome, self.by = outcome, by
+        self.back.send(_arrive, self, self.owner._dropped)
 
 
 class Forwarder(Node, Service):
@@ -479,47 +474,70 @@ class Forwarder(Node, Service):
     Failure semantics, the same for every forwarder: when it crashes, every
     request it is forwarding ends with ``error`` (responder: the forwarder)
     at the crash time, and the late answers are dropped. Each hop to the
-    service and back pays its network latency.
+    service and back goes through the network. With an upstream ``timeout``
+    (set by the subclass), a forwarded request with no answer by then ends
+    ``timeout`` (responder: the forwarder) and its late answer is dropped;
+    without one, a message the network drops ends it ``lost`` at once.
     """
+
+    #: Seconds to wait for a forwarded request's answer (None: as long as it takes).
+    timeout: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inflight: dict[_Forward, None] = {}
 
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._dropped = None if self.timeout is not None else self._lost
+
     def _forward(
         self, via: Any, service: Any, out: Any, back: Any, request: Any, reply: Reply
     ) -> None:
-        """Send ``request`` to ``service`` over the hops ``out`` and ``back`` (None: 0 s).
+        """Send ``request`` to ``service`` over the network paths ``out`` and ``back``.
 
         ``via`` is the forwarder's own record of where it sent it, handed back
         to ``_released``.
         """
         forward = _Forward(self, via, back, request, reply)
         self._inflight[forward] = None
-        if out is None:
-            service.submit(request, forward.answer)
-        else:
-            self.sim.call_later(out(), _send, (service, forward))
+        if self.timeout is not None:
+            self.sim.call_later(self.timeout, self._expire, forward)
+        out.send(_send, (service, forward), self._dropped)
 
     def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:
-        if not forward.alive:  # the forwarder crashed meanwhile
+        if forward not in self._inflight:  # crashed or timed out meanwhile
             return
         del self._inflight[forward]
-        self._released(forward.via, outcome)
+        self._released(forward.via, outcome, self.env._now - forward.sent)
         forward.reply(forward.request, outcome, by)
 
-    def _released(self, via: Any, outcome: str | None) -> None:
-        """Hook: a forwarded request came back with ``outcome`` (None: the forwarder crashed)."""
+    def _expire(self, forward: _Forward) -> None:
+        self._answered(forward, TIMEOUT, self.name)
+
+    def _lost(self, message: Any) -> None:
+        forward = message if isinstance(message, _Forward) else message[1]
+        self._answered(forward, LOST, None)
+
+    def _released(self, via: Any, outcome: str | None, elapsed: float) -> None:
+        """Hook: a forwarded request came back with ``outcome`` after ``elapsed`` seconds.
+
+        ``outcome`` None: the forwarder crashed with it in flight.
+        """
 
     def _crashed(self) -> None:
         forwards = list(self._inflight)
         self._inflight.clear()
         for forward in forwards:
             forward.alive = False
-            self._released(forward.via, None)
+            self._released(forward.via, None, self.env._now - forward.sent)
             forward.reply(forward.request, ERROR, self.name)
 
 
 def _send(item: tuple[Any, _Forward]) -> None:
     service, forward = item
     service.submit(forward.request, forward.answer)
+
+
+def _arrive(forward: _Forward) -> None:
+    forward.owner._answered(forward, forward.outcome, forward.by)

@@ -57,7 +57,7 @@ from hasim.errors import (
     check_positive,
     config_error,
 )
-from hasim.metrics.recorder import OK, REJECTED, TIMEOUT
+from hasim.metrics.recorder import LOST, OK, REJECTED, TIMEOUT
 from hasim.resilience import CircuitBreaker, Hedge, Retry
 from hasim.sim import Component, Simulation
 from hasim.units import duration
@@ -167,6 +167,10 @@ class Client(Component):
         retry: a ``hasim.Retry``, or None (one try).
         breaker: a ``hasim.CircuitBreaker`` in front of the target, or None.
         hedge: a ``hasim.Hedge``, or None.
+        zone: where the client sits, for the network's zone latencies (None: nowhere).
+
+    A message the network drops is noticed by the client's timeout or
+    deadline; a client with neither is told ``lost`` at the moment of the drop.
 
     Load counters (whole run, warm-up included): ``requests`` issued,
     ``sent`` tries sent to the target, of which ``retries`` and ``hedges``;
@@ -187,6 +191,7 @@ class Client(Component):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        zone: str | None = None,
     ) -> None:
         owner = f"{type(self).__name__} {name!r}"
         if not callable(getattr(target, "submit", None)) or not isinstance(
@@ -210,7 +215,10 @@ class Client(Component):
         ):
             if value is not None and not isinstance(value, kind):
                 raise config_error(owner, param, f"a hasim.{kind.__name__} or None", value)
+        if zone is not None and (not isinstance(zone, str) or not zone):
+            raise config_error(owner, "zone", "a non-empty string or None", zone)
         super().__init__(sim, name)
+        self.zone = zone
         self.target = target
         self.retry = retry
         self.breaker = breaker
@@ -285,9 +293,15 @@ class Client(Component):
 
     def _prepare(self) -> None:
         net = network.get(self.sim)
-        self._out = net.hop(self.name, self.target.name)
-        self._back = net.hop(self.target.name, self.name)
+        self._out = net.path(self.name, self.target.name)
+        self._back = net.path(self.target.name, self.name)
         self._submit = self.target.submit
+        # Drops are noticed by the client's own timers; with none, it is told at once.
+        if self._rs is None:
+            self._dropped = None if self._wait is not None else self._lost
+        else:
+            timed = self.timeout is not None or self.deadline is not None
+            self._dropped = None if timed else self._attempt_lost
         if self.retry is not None and self.retry.backoff.jittered:
             self._rs.jitter = self.sim.sampler(Uniform(0.0, 1.0), self.name, "retry-jitter")
 
@@ -309,10 +323,7 @@ class Client(Component):
         if self._wait is not None:
             request.deadline = now + self._wait
             sim.call_later(self._wait, self._expire, request)
-        if self._out is None:
-            self._submit(request, self._reply)
-        else:
-            sim.call_later(self._out(), self._send, request)
+        self._out.send(self._send, request, self._dropped)
         return request
 
     # -- the fast path: the request is its only attempt -------------------------------------
@@ -321,15 +332,15 @@ class Client(Component):
         self._submit(request, self._reply)
 
     def _reply(self, request: Request, outcome: str, responder: str | None) -> None:
-        if self._back is None:
-            self._end(request, outcome, responder)
-        else:
-            request._answer = outcome
-            request._by = responder
-            self.sim.call_later(self._back(), self._receive, request)
+        request._answer = outcome
+        request._by = responder
+        self._back.send(self._receive, request, self._dropped)
 
     def _receive(self, request: Request) -> None:
         self._end(request, request._answer, request._by)
+
+    def _lost(self, request: Request) -> None:
+        self._end(request, LOST, None)
 
     def _expire(self, request: Request) -> None:
         self._end(request, TIMEOUT, None)
@@ -389,10 +400,7 @@ class Client(Component):
             sim.call_later(self.timeout, self._try_expired, attempt)
         if rs.hedge is not None and request._hedges < rs.hedge.max_extra:
             sim.call_later(rs.hedge.after, self._hedge_due, attempt)
-        if self._out is None:
-            self._submit(attempt, self._answer)
-        else:
-            sim.call_later(self._out(), self._send_attempt, attempt)
+        self._out.send(self._send_attempt, attempt, self._dropped)
 
     def _send_attempt(self, attempt: Attempt) -> None:
         self._submit(attempt, self._answer)
@@ -400,14 +408,12 @@ class Client(Component):
     def _answer(self, attempt: Attempt, outcome: str, responder: str | None) -> None:
         if not attempt.live:  # abandoned: the client no longer listens
             self._rs.ignored += 1
-        elif self._back is None:
-            self._settle(attempt, outcome, responder)
         else:
             attempt._answer = outcome
             attempt._by = responder
-            self.sim.call_later(self._back(), self._arrive, attempt)
+            self._back.send(self._answer_back, attempt, self._dropped)
 
-    def _arrive(self, attempt: Attempt) -> None:
+    def _answer_back(self, attempt: Attempt) -> None:
         if attempt.live:
             self._settle(attempt, attempt._answer, attempt._by)
         else:
@@ -425,6 +431,10 @@ class Client(Component):
             self._close(request, OK, responder)
         else:
             self._failed(request, outcome, responder)
+
+    def _attempt_lost(self, attempt: Attempt) -> None:
+        if attempt.live:
+            self._settle(attempt, LOST, None)
 
     def _try_expired(self, attempt: Attempt) -> None:
         if not attempt.live:
@@ -545,6 +555,7 @@ class OpenLoop(Client):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        zone: str | None = None,
     ) -> None:
         owner = f"OpenLoop {name!r}"
         self._steps: list[tuple[float, float]] | None = None
@@ -571,6 +582,7 @@ class OpenLoop(Client):
             retry=retry,
             breaker=breaker,
             hedge=hedge,
+            zone=zone,
         )
 
     def _prepare(self) -> None:
@@ -649,6 +661,7 @@ class ClosedLoop(Client):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        zone: str | None = None,
     ) -> None:
         owner = f"ClosedLoop {name!r}"
         self.users = check_int(owner, "users", users, minimum=1)
@@ -664,6 +677,7 @@ class ClosedLoop(Client):
             retry=retry,
             breaker=breaker,
             hedge=hedge,
+            zone=zone,
         )
 
     def _prepare(self) -> None:
