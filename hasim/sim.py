@@ -141,8 +141,8 @@ class Simulation:
     def _register(self, component: Component) -> None:
         name = component.name
         owner = f"{type(component).__name__} {name!r}"
-        if self._started:
-            raise SimulationError(f"{owner}: components must be added before run()")
+        if self._finished:
+            raise SimulationError(f"{owner}: the run is over; build a new Simulation")
         if name in self.components:
             other = self.components[name]
             raise config_error(
@@ -152,6 +152,17 @@ class Simulation:
                 name,
             )
         self.components[name] = component
+        if self._started:  # made during the run (a replacement, a scaled-out server)
+            self.recorder.add_name(name)
+            self.call_later(0.0, self._activate, component)
+
+    def _activate(self, component: Component) -> None:
+        """Ready a component made during the run, as ``run()`` readies the others."""
+        component._prepare()
+        if component in self.nodes:
+            self.recorder.state(self.env.now, component.name, component.state)
+            if component.name not in self._replayed:
+                component._start_faults()
 
     def __getitem__(self, name: str) -> Component:
         try:

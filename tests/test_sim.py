@@ -176,14 +176,36 @@ def test_run_twice_is_an_error(sim):
         sim.run(until=20)
 
 
-def test_components_cannot_be_added_after_run(sim):
-    """The design is fixed once the clock started."""
+def test_components_cannot_be_added_after_the_run(sim):
+    """A finished run is a record: nothing joins it."""
     sim.run(until=10)
     with pytest.raises(
-        hs.SimulationError, match=r"^Node 'late': components must be added before run\(\)$"
+        hs.SimulationError, match=r"^Node 'late': the run is over; build a new Simulation$"
     ):
         hs.Node(sim, "late")
     assert "late" not in sim
+
+
+def test_a_component_made_during_the_run_joins_it(sim, at):
+    """A replacement built at t = 5 serves, fails at random and shows in the results."""
+    made = []
+
+    def build():
+        made.append(hs.Server(sim, "late", service_time=1.0, failures=hs.Failures(ttf=3, ttr=1)))
+        client.target = made[0]
+        client._prepare()
+
+    old = hs.Server(sim, "old", service_time=1.0)
+    client = hs.Client(sim, "c", target=old)
+    at(5, build)
+    at(5.5, client.issue)
+    result = sim.run(until=12)
+    assert result.requests()["responder"].tolist() == ["late"]
+    assert [(t, s) for t, n, s in result.state_log if n == "late"] == [
+        (5, "up"),
+        (8, "down"),
+        (9, "up"),
+    ]
 
 
 # --- the structure predicate ----------------------------------------------------------------------

@@ -115,6 +115,12 @@ class Recorder:
         # Faults that hold as the run starts are part of it, from time 0.
         self.faults = {k: [*f[:2], 0.0, *f[3:]] for k, f in self.faults.items() if f[3] is None}
 
+    def add_name(self, name: str) -> None:
+        """A component made during the run: give it an index in the request columns."""
+        if name not in self.index:
+            self.index[name] = len(self.names)
+            self.names.append(name)
+
     def issue(self, request: Any) -> None:
         """A client issued ``request`` (its ``issued`` time is set)."""
         if request.issued >= self.warmup:
