@@ -41,10 +41,12 @@ from hasim.dist import (
     Weibull,
     as_distribution,
 )
+from hasim.domains import Domain, region_of
 from hasim.errors import ConfigError, HasimError, SimulationError
 from hasim.experiment import Experiment, ExperimentResult, Target
 from hasim.failover import ACTIVE, STANDBY, ActivePassive
-from hasim.faults import Failures, RepairCrews
+from hasim.faults import Failures, RepairCrews, Spares
+from hasim.gray import ErrorBursts, Flapping, Slowdowns, Stalls
 from hasim.health import HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
@@ -90,6 +92,13 @@ __all__ = [
     "Network",
     "Failures",
     "RepairCrews",
+    "Spares",
+    "Domain",
+    "region_of",
+    "Slowdowns",
+    "ErrorBursts",
+    "Stalls",
+    "Flapping",
     "Client",
     "OpenLoop",
     "ClosedLoop",

@@ -131,6 +131,7 @@ class Node(Component):
         self._slow: dict[str, tuple[float, int]] = {}
         self._errors: dict[str, tuple[float, int]] = {}
         self._stalls: dict[str, int] = {}
+        self._blame: str | None = None  # the root cause of a derived failure now holding
         sim.nodes.append(self)
 
     @property
@@ -162,7 +163,14 @@ class Node(Component):
             self.env.now, "crash", self.name, cause, None, derived
         )
         if self.state != DOWN:
-            self._set(DOWN)
+            # A derived failure is blamed on the fault it derives from (the zone, or
+            # the region above it), so downtime attribution names the root cause.
+            blame = None
+            if derived:
+                source = self.sim.components.get(cause)
+                blame = getattr(source, "_blame", None) or cause
+            self._blame = blame
+            self._set(DOWN, blame)
 
     def recover(self, cause: str | None = None) -> None:
         """Remove ``cause``; the node is up again when no cause is left.
@@ -266,7 +274,7 @@ class Node(Component):
         if state != self.state:
             self._set(state)
 
-    def _set(self, state: str) -> None:
+    def _set(self, state: str, blame: str | None = None) -> None:
         old, self.state = self.state, state
         # Recorded first, so the work the crash ends is attributed to a down node.
         self.sim.recorder.state(self.env.now, self.name, state)
@@ -274,7 +282,7 @@ class Node(Component):
             self._crashed()
         for listener in self._listeners:
             listener(self, old, state)
-        self.sim._state_changed(self.name)
+        self.sim._state_changed(blame or self.name)
 
     def _crashed(self) -> None:
         """Hook: end the work in flight (subclasses)."""
@@ -306,6 +314,15 @@ def _fault_models(owner: str, sim: Simulation, failures: Any) -> tuple[Any, ...]
                 failures,
             )
         model.check(owner, sim)
+    causes = [m.cause for m in models if isinstance(getattr(m, "cause", None), str)]
+    for cause in causes:
+        if causes.count(cause) > 1:
+            raise config_error(
+                owner,
+                "failures",
+                "fault models with distinct causes (each has its own streams)",
+                cause,
+            )
     return models
 
 

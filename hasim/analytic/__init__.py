@@ -10,8 +10,10 @@ from __future__ import annotations
 from hasim.analytic.queues import QueueMetrics, erlang_b, erlang_c, mmc, mmck
 from hasim.analytic.reliability import (
     availability,
+    beta_factor,
     birth_death,
     k_of_n,
+    k_of_n_domains,
     k_of_n_repair,
     nines,
     repair_chain,
@@ -29,4 +31,6 @@ __all__ = [
     "k_of_n_repair",
     "repair_chain",
     "birth_death",
+    "k_of_n_domains",
+    "beta_factor",
 ]

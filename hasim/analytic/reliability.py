@@ -22,6 +22,8 @@ __all__ = [
     "birth_death",
     "k_of_n_repair",
     "repair_chain",
+    "k_of_n_domains",
+    "beta_factor",
 ]
 
 
@@ -199,6 +201,89 @@ def _repair_chain(owner: str, n: int, mttf: Any, mttr: Any, crews: Any) -> np.nd
     fail = (n - j) / f
     repair = np.minimum(j + 1, s) / r
     return _product_form(np.log(fail) - np.log(repair))
+
+
+def k_of_n_domains(k: int, sizes: Sequence[int], a: float, a_domain: float) -> float:
+    """Availability of a k-out-of-n system whose nodes are spread over failure domains.
+
+    Domain ``d`` holds ``sizes[d]`` nodes; a node is up while it and its domain
+    are up. Every node (availability ``a``) and every domain (``a_domain``) fails
+    and is repaired independently of the rest, e.g. each with a crew of its own
+    and a node's own failures going on while its domain is down. Then the nodes
+    up in a domain are 0 with probability ``1 - a_domain`` and otherwise
+    ``Binomial(size, a)``; the domains are independent, so the total is the
+    convolution of these laws, and the system is up while it is at least ``k``.
+
+    Two nodes in two zones: ``k_of_n_domains(1, [1, 1], a, az) = 1 - (1 - az a)^2``;
+    in one zone: ``k_of_n_domains(1, [2], a, az) = az (1 - (1 - a)^2)``.
+
+    Args:
+        k: nodes needed, an integer in [1, n] with ``n = sum(sizes)``.
+        sizes: nodes per domain, integers >= 0 (at least one node in all).
+        a: availability of a node on its own, a probability.
+        a_domain: availability of a domain, a probability.
+
+    Returns:
+        The system availability, in [0, 1].
+
+    Raises:
+        ConfigError: if an argument is out of range.
+    """
+    owner = "k_of_n_domains"
+    try:
+        counts = [check_int(owner, f"sizes[{i}]", m) for i, m in enumerate(sizes)]
+    except TypeError:
+        raise config_error(owner, "sizes", "a sequence of integers >= 0", sizes) from None
+    if sum(counts) < 1:
+        raise config_error(owner, "sizes", "node counts with at least one node in all", sizes)
+    k, _ = _check_k_n(owner, k, sum(counts))
+    a = check_probability(owner, "a", a)
+    a_domain = check_probability(owner, "a_domain", a_domain)
+    from scipy.stats import binom  # imported here, as in k_of_n
+
+    up = np.array([1.0])  # law of the number of nodes up so far
+    for m in counts:
+        domain = a_domain * binom.pmf(np.arange(m + 1), m, a)
+        domain[0] += 1.0 - a_domain
+        up = np.convolve(up, domain)
+    return min(1.0, float(up[k:].sum()))
+
+
+def beta_factor(k: int, n: int, mttf: float, mttr: float, beta: float) -> float:
+    """Availability of a k-out-of-n group with common-cause failures (the beta-factor model).
+
+    Each of ``n`` identical components fails at rate ``lambda = 1 / mttf``; a
+    share ``beta`` of these failures is common to the group. Modelled as in
+    ``hasim.Failures.split``: each component fails on its own at rate
+    ``(1 - beta) lambda`` and is repaired by a crew of its own (mean ``mttr``),
+    and the group fails as one at rate ``beta lambda``, taking every component
+    down until its one repair (mean ``mttr``) ends. The processes are
+    independent, so the group is up with probability
+    ``A_c * k_of_n(k, n, A_i)``, with ``A_c = availability(mttf / beta, mttr)``
+    and ``A_i = availability(mttf / (1 - beta), mttr)``; this holds for any
+    repair-time law with that mean (alternating renewal).
+
+    Args:
+        k: components needed, an integer in [1, n].
+        n: components in the group, an integer >= 1.
+        mttf: mean time to failure of one component (all causes), a number > 0.
+        mttr: mean repair time, a number > 0.
+        beta: the common share of failures, a number in (0, 1).
+
+    Returns:
+        The group's availability, in [0, 1].
+
+    Raises:
+        ConfigError: if an argument is out of range.
+    """
+    k, n = _check_k_n("beta_factor", k, n)
+    f = check_positive("beta_factor", "mttf", mttf)
+    r = check_positive("beta_factor", "mttr", mttr)
+    b = check_probability("beta_factor", "beta", beta)
+    if not 0.0 < b < 1.0:
+        raise config_error("beta_factor", "beta", "a number in (0, 1)", beta)
+    common = availability(f / b, r)
+    return k_of_n_domains(k, [n], availability(f / (1.0 - b), r), common)
 
 
 def _product_form(log_ratios: np.ndarray) -> np.ndarray:
