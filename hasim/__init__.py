@@ -48,6 +48,7 @@ from hasim.failover import ACTIVE, STANDBY, ActivePassive
 from hasim.faults import Failures, RepairCrews, Spares
 from hasim.gray import ErrorBursts, Flapping, Slowdowns, Stalls
 from hasim.health import HealthCheck, OutlierDetection
+from hasim.maintenance import Maintenance, RollingDeploy
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
 from hasim.network import Network
@@ -60,6 +61,7 @@ from hasim.resilience import (
     Retry,
     RetryBudget,
 )
+from hasim.scaling import Autoscaler, Group
 from hasim.sim import Component, Simulation
 from hasim.units import (
     day,
@@ -124,6 +126,11 @@ __all__ = [
     "ExponentialBackoff",
     "CircuitBreaker",
     "Hedge",
+    # membership, replacement, autoscaling, planned disruptions
+    "Group",
+    "Autoscaler",
+    "Maintenance",
+    "RollingDeploy",
     # results
     "RunResult",
     "Summary",

@@ -14,27 +14,51 @@ time and the backends' late answers are dropped; its health checks stop
 while it is down and resume with the beliefs it had.
 
 Each hop balancer -> backend and back pays the network's latency.
+
+**Policies.** How the balancer picks among the backends it believes healthy
+is its ``policy`` (default ``RoundRobin()``); the policies live in
+``hasim.policies`` and are re-exported here (``from hasim.balancer import
+RoundRobin`` works).
+
+**Membership.** Backends join and leave during a run: ``add_backend`` and
+``remove_backend`` (a target group's register and deregister). A backend that
+joins a running balancer with a health check gets traffic only once it has
+passed ``healthy_after`` probes (as a load balancer's "initial" targets); one
+that leaves gets no new requests and is no longer probed, and the requests it
+holds still end normally (their answers come back through the balancer).
+``drain(name)`` stops new requests to a backend while it finishes those it
+holds (``backend(name).outstanding`` counts them, ``when_drained(name)`` is an
+event for when it reaches 0); ``undrain`` sends to it again.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from hasim import network
-from hasim.dist import Uniform
 from hasim.errors import check_positive, check_probability, config_error
 from hasim.health import ActiveChecker, HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, LOST, OK, REJECTED, TIMEOUT
 from hasim.node import DOWN, Forwarder, Reply
+from hasim.policies import (  # also re-exported (see __all__): they used to live here
+    ConsistentHash,
+    LeastOutstanding,
+    Policy,
+    PowerOfTwo,
+    Random,
+    RoundRobin,
+    WeightedRoundRobin,
+)
 from hasim.sim import Simulation
 from hasim.units import duration
 
+if TYPE_CHECKING:
+    import simpy
+
 __all__ = [
     "LoadBalancer",
+    "Backend",
     "Policy",
     "RoundRobin",
     "Random",
@@ -49,7 +73,13 @@ _BAD = frozenset((ERROR, REJECTED, TIMEOUT, LOST))
 
 
 class Backend:
-    """The balancer's view of one backend: its beliefs and its load."""
+    """The balancer's view of one backend: its beliefs and its load.
+
+    Attributes: ``outstanding`` (requests forwarded to it and not answered
+    yet), ``sent`` (requests forwarded in all), ``healthy`` (the active
+    check's belief), ``ejected`` (outlier detection's), ``draining`` (no new
+    requests), ``removed`` (it left the balancer), ``weight``.
+    """
 
     __slots__ = (
         "service",
@@ -65,6 +95,9 @@ class Backend:
         "current",
         "out",
         "back",
+        "draining",
+        "removed",
+        "checker",
     )
 
     def __init__(self, service: Any, index: int, weight: float) -> None:
@@ -81,183 +114,13 @@ class Backend:
         self.current = 0.0  # smooth weighted round robin state
         self.out = None
         self.back = None
+        self.draining = False  # no new requests; those it holds finish
+        self.removed = False  # left the balancer (its late answers still come back)
+        self.checker: ActiveChecker | None = None
 
     def __repr__(self) -> str:
-        return f"Backend({self.name!r}, healthy={self.healthy}, ejected={self.ejected})"
-
-
-# -- policies --------------------------------------------------------------------------------
-
-
-class Policy:
-    """How a balancer picks one backend among the candidates.
-
-    A policy is a small frozen configuration; ``bind(lb)`` returns the
-    chooser with the per-balancer state: ``choose(candidates, request)``.
-    """
-
-    def bind(self, lb: LoadBalancer) -> Any:  # pragma: no cover - interface
-        """Return ``choose(candidates, request) -> Backend`` for ``lb``."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class RoundRobin(Policy):
-    """Each candidate in turn."""
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Cycle through the candidates."""
-        state = [-1]
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            state[0] = i = (state[0] + 1) % len(candidates)
-            return candidates[i]
-
-        return choose
-
-
-@dataclass(frozen=True)
-class Random(Policy):
-    """A candidate chosen uniformly at random (stream ``(lb, "policy")``)."""
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Draw uniformly."""
-        u = lb.sim.sampler(Uniform(0.0, 1.0), lb.name, "policy")
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            return candidates[int(u() * len(candidates))]
-
-        return choose
-
-
-@dataclass(frozen=True)
-class LeastOutstanding(Policy):
-    """The candidate with the fewest requests in flight; ties in round-robin order."""
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Scan from a rotating start so ties do not always favour the first backend."""
-        state = [0]
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            n = len(candidates)
-            start = state[0] = (state[0] + 1) % n
-            best = candidates[start]
-            for k in range(1, n):
-                b = candidates[(start + k) % n]
-                if b.outstanding < best.outstanding:
-                    best = b
-            return best
-
-        return choose
-
-
-@dataclass(frozen=True)
-class PowerOfTwo(Policy):
-    """Two distinct candidates at random; the one with fewer requests in flight."""
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Sample two, keep the less loaded."""
-        u = lb.sim.sampler(Uniform(0.0, 1.0), lb.name, "policy")
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            n = len(candidates)
-            if n == 1:
-                return candidates[0]
-            i = int(u() * n)
-            j = int(u() * (n - 1))
-            a, b = candidates[i], candidates[j + (j >= i)]
-            return b if b.outstanding < a.outstanding else a
-
-        return choose
-
-
-@dataclass(frozen=True)
-class WeightedRoundRobin(Policy):
-    """Round robin in proportion to weights (smooth, as nginx does it).
-
-    Args:
-        weights: backend name -> weight > 0; backends not named weigh 1.
-    """
-
-    weights: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.weights, Mapping):
-            raise config_error(
-                "WeightedRoundRobin", "weights", "a dict name -> weight", self.weights
-            )
-        for name, w in self.weights.items():
-            check_positive("WeightedRoundRobin", f"weights[{name!r}]", w)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.weights.items())))
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Smooth weighted round robin over the candidates."""
-        for b in lb.backends:
-            b.weight = float(self.weights.get(b.name, 1.0))
-        unknown = set(self.weights) - {b.name for b in lb.backends}
-        if unknown:
-            raise config_error(lb.label, "policy weights", "names of its backends", sorted(unknown))
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            total = 0.0
-            best = None
-            for b in candidates:
-                b.current += b.weight
-                total += b.weight
-                if best is None or b.current > best.current:
-                    best = b
-            best.current -= total
-            return best
-
-        return choose
-
-
-@dataclass(frozen=True)
-class ConsistentHash(Policy):
-    """A hash ring over the backends keyed by ``request.key``.
-
-    Each backend owns ``vnodes`` points of the ring; a key goes to the first
-    candidate clockwise from its hash, so when a backend leaves only the
-    keys it owned move (about 1/n of them). Requests without a key go to a
-    random candidate.
-    """
-
-    vnodes: int = 100
-
-    def __post_init__(self) -> None:
-        from hasim.errors import check_int
-
-        check_int("ConsistentHash", "vnodes", self.vnodes, minimum=1)
-
-    def bind(self, lb: LoadBalancer) -> Any:
-        """Build the ring once; skip points of non-candidates at lookup."""
-        ring = sorted(
-            (_hash64(f"{b.name}#{i}"), b.index) for b in lb.backends for i in range(self.vnodes)
-        )
-        points = [p for p, _ in ring]
-        owners = [o for _, o in ring]
-        u = lb.sim.sampler(Uniform(0.0, 1.0), lb.name, "policy")
-
-        def choose(candidates: list[Backend], request: Any) -> Backend:
-            key = getattr(request, "key", None)
-            if key is None:
-                return candidates[int(u() * len(candidates))]
-            allowed = {b.index: b for b in candidates}
-            start = bisect.bisect(points, _hash64(str(key)))
-            n = len(points)
-            for k in range(n):
-                b = allowed.get(owners[(start + k) % n])
-                if b is not None:
-                    return b
-            return candidates[0]  # unreachable: every candidate owns points
-
-        return choose
-
-
-def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+        flags = "".join(f", {flag}=True" for flag in ("draining", "removed") if getattr(self, flag))
+        return f"Backend({self.name!r}, healthy={self.healthy}, ejected={self.ejected}{flags})"
 
 
 # -- the balancer --------------------------------------------------------------------------
@@ -269,13 +132,14 @@ class LoadBalancer(Forwarder):
     Args:
         sim: the Simulation.
         name: unique name.
-        backends: the services behind it (Servers, failover pairs, balancers...).
+        backends: the services behind it (Servers, failover pairs, balancers...);
+            may be empty when they join later (``add_backend``, a ``hasim.Group``).
         policy: a ``Policy`` (default ``RoundRobin()``).
         health_check: a ``HealthCheck`` run against every backend, or None
             (then only outlier detection, if any, changes beliefs).
         outlier_detection: an ``OutlierDetection``, or None.
-        panic_threshold: below this share of healthy backends, send to all
-            of them anyway (0 disables panic mode).
+        panic_threshold: below this share of healthy backends (among those not
+            draining), send to all of them anyway (0 disables panic mode).
         timeout: the upstream timeout: seconds (or ``"1s"``) to wait for a
             backend's answer before answering ``timeout`` (and counting it
             against the backend in outlier detection); None waits as long as
@@ -299,18 +163,11 @@ class LoadBalancer(Forwarder):
     ) -> None:
         owner = f"LoadBalancer {name!r}"
         timeout = None if timeout is None else duration(owner, "timeout", timeout, positive=True)
-        if isinstance(backends, (str, bytes)) or not isinstance(backends, Sequence) or not backends:
-            raise config_error(owner, "backends", "a non-empty list of services", backends)
-        names = set()
+        if isinstance(backends, (str, bytes)) or not isinstance(backends, Sequence):
+            raise config_error(owner, "backends", "a list of services", backends)
+        names: set[str] = set()
         for b in backends:
-            if not callable(getattr(b, "submit", None)) or not isinstance(
-                getattr(b, "name", None), str
-            ):
-                raise config_error(owner, "backends", "services (anything with submit())", b)
-            if getattr(b, "sim", sim) is not sim:
-                raise config_error(owner, "backends", "services of the same Simulation", b)
-            if b.name in names or b.name == name:
-                raise config_error(owner, "backends", "distinct services other than itself", b.name)
+            _check_service(owner, "backends", b, sim, name, names, single=False)
             names.add(b.name)
         policy = RoundRobin() if policy is None else policy
         if not isinstance(policy, Policy):
@@ -328,33 +185,173 @@ class LoadBalancer(Forwarder):
         self.health_check = health_check
         self.outlier_detection = outlier_detection
         self.panic_threshold = panic
-        self.backends = [Backend(b, i, 1.0) for i, b in enumerate(backends)]
-        self._by_service = {id(b.service): b for b in self.backends}
+        #: The current backends, in the order they joined.
+        self.backends: list[Backend] = []
+        #: The active checks of the current backends, in the same order.
+        self.checkers: list[ActiveChecker] = []
+        self._by_name: dict[str, Backend] = {}
+        self._joined = 0  # backends ever joined: each gets a fresh index
+        self._ready = False  # paths fetched and checks started (run() has begun)
+        self._health_listeners: list[Callable[[str, bool], None]] = []
+        self._when_healthy: dict[Backend, list[simpy.Event]] = {}
+        self._when_drained: dict[Backend, list[simpy.Event]] = {}
+        for b in backends:
+            self._join(b, 1.0)
         self._choose = policy.bind(self)
         self._candidates = list(self.backends)
-        self.checkers: list[ActiveChecker] = []
-        if health_check is not None:
-            self.checkers = [
-                ActiveChecker(sim, self, b.service, health_check, self._health_changed)
-                for b in self.backends
-            ]
+
+    # -- membership ---------------------------------------------------------------
+
+    def backend(self, name: str) -> Backend:
+        """The balancer's view of its backend ``name`` (load, beliefs, draining)."""
+        b = self._by_name.get(name)
+        if b is None:
+            known = ", ".join(repr(n) for n in self._by_name) or "none"
+            raise config_error(
+                self.label, "name", f"the name of one of its backends ({known})", name
+            )
+        return b
+
+    def add_backend(self, service: Any, weight: float | None = None) -> Backend:
+        """Add ``service`` as a backend, before or during the run.
+
+        Args:
+            service: a service of the same simulation, not already a backend.
+            weight: its weight for ``WeightedRoundRobin`` (> 0); None: the
+                policy's weight for that name, or 1.
+
+        During the run, with a health check, the new backend gets traffic
+        once it has passed ``healthy_after`` probes (the first within one
+        interval, at a random phase if the check has jitter); without one,
+        at once.
+        """
+        taken = set(self._by_name)
+        _check_service(self.label, "service", service, self.sim, self.name, taken, single=True)
+        weight = (
+            self.policy.weight(service.name)
+            if weight is None
+            else check_positive(self.label, "weight", weight)
+        )
+        b = self._join(service, weight)
+        if self._ready:
+            self._connect(b)
+            if b.checker is not None:  # not healthy until its probes say so
+                b.healthy = b.checker.healthy = False
+        self._membership_changed()
+        return b
+
+    def remove_backend(self, name: str) -> Backend:
+        """Take the backend ``name`` out: no new requests, no more probes.
+
+        The requests it holds still end as they would have (their answers
+        come back through the balancer), and ``outstanding`` of the returned
+        ``Backend`` keeps counting them down.
+        """
+        b = self.backend(name)
+        b.removed = True
+        del self._by_name[name]
+        self.backends.remove(b)
+        if b.checker is not None:
+            b.checker.stop()
+            self.checkers.remove(b.checker)
+        for event in self._when_healthy.pop(b, ()):
+            event.succeed(False)
+        self._membership_changed()
+        return b
+
+    def drain(self, name: str) -> None:
+        """Send no new requests to ``name``; those it holds finish (see ``when_drained``)."""
+        b = self.backend(name)
+        b.draining = True
+        self._refresh()
+
+    def undrain(self, name: str) -> None:
+        """Send requests to ``name`` again (if the balancer believes it healthy)."""
+        b = self.backend(name)
+        b.draining = False
+        self._refresh()
+
+    def when_drained(self, name: str) -> simpy.Event:
+        """An event that succeeds when ``name`` next holds no request (at once if it holds none).
+
+        Meant for a backend that is draining (else new requests may keep it
+        busy); the event's value is its name.
+        """
+        b = self.backend(name)
+        event = self.env.event()
+        if b.outstanding == 0:
+            event.succeed(name)
+        else:
+            self._when_drained.setdefault(b, []).append(event)
+        return event
+
+    def when_healthy(self, name: str) -> simpy.Event:
+        """An event that succeeds when the active check believes ``name`` healthy.
+
+        At once if it does now (or there is no health check). The value is
+        True, or False if the backend left the balancer first.
+        """
+        b = self.backend(name)
+        event = self.env.event()
+        if b.healthy:
+            event.succeed(True)
+        else:
+            self._when_healthy.setdefault(b, []).append(event)
+        return event
+
+    def on_health(self, listener: Callable[[str, bool], None]) -> None:
+        """Call ``listener(backend_name, healthy)`` each time the active check's belief flips."""
+        self._health_listeners.append(listener)
+
+    def _join(self, service: Any, weight: float) -> Backend:
+        b = Backend(service, self._joined, weight)
+        self._joined += 1
+        self.backends.append(b)
+        self._by_name[b.name] = b
+        if self.health_check is not None:
+            b.checker = ActiveChecker(
+                self.sim, self, service, self.health_check, self._health_changed
+            )
+            self.checkers.append(b.checker)
+        return b
+
+    def _connect(self, b: Backend) -> None:
+        """Fetch the backend's network paths and start its checks."""
+        net = network.get(self.sim)
+        b.out = net.path(self.name, b.name)
+        b.back = net.path(b.name, self.name)
+        if b.checker is not None:
+            b.checker.start()
+
+    def _membership_changed(self) -> None:
+        rebuild = getattr(self._choose, "rebuild", None)
+        if rebuild is not None:
+            rebuild()
+        self._refresh()
 
     # -- beliefs ------------------------------------------------------------------
 
     @property
     def healthy_backends(self) -> list[str]:
         """Names of the backends the balancer would send to now (before panic)."""
-        return [b.name for b in self.backends if b.healthy and not b.ejected]
+        return [b.name for b in self.backends if b.healthy and not b.ejected and not b.draining]
 
     def _refresh(self) -> None:
-        ok = [b for b in self.backends if b.healthy and not b.ejected]
-        if len(ok) < self.panic_threshold * len(self.backends):
-            ok = list(self.backends)  # panic: spread over all
+        serving = [b for b in self.backends if not b.draining]
+        ok = [b for b in serving if b.healthy and not b.ejected]
+        if len(ok) < self.panic_threshold * len(serving):
+            ok = serving  # panic: spread over all
         self._candidates = ok
 
     def _health_changed(self, service: Any, healthy: bool) -> None:
-        self._by_service[id(service)].healthy = healthy
+        b = self._by_name[service.name]  # stopped checkers never call: b is current
+        b.healthy = healthy
         self._refresh()
+        if healthy:
+            for event in self._when_healthy.pop(b, ()):
+                event.succeed(True)
+        for listener in self._health_listeners:
+            listener(b.name, healthy)
 
     def _eject(self, b: Backend) -> None:
         od = self.outlier_detection
@@ -370,6 +367,8 @@ class LoadBalancer(Forwarder):
 
     def _uneject(self, b: Backend) -> None:
         b.ejected = False
+        if b.removed:
+            return
         self.sim.detected(self.name, b.name, True)
         self._refresh()
 
@@ -377,12 +376,10 @@ class LoadBalancer(Forwarder):
 
     def _prepare(self) -> None:
         super()._prepare()
-        net = network.get(self.sim)
+        network.get(self.sim)  # backends that join during the run need it, and it is made now
         for b in self.backends:
-            b.out = net.path(self.name, b.name)
-            b.back = net.path(b.name, self.name)
-        for checker in self.checkers:
-            checker.start()
+            self._connect(b)
+        self._ready = True
 
     def submit(self, request: Any, reply: Reply) -> None:
         """Forward ``request`` to a chosen backend, or refuse it."""
@@ -400,11 +397,32 @@ class LoadBalancer(Forwarder):
 
     def _released(self, b: Backend, outcome: str | None, elapsed: float) -> None:
         b.outstanding -= 1
+        if not b.outstanding and self._when_drained and b in self._when_drained:
+            for event in self._when_drained.pop(b):
+                event.succeed(b.name)
         od = self.outlier_detection
-        if od is not None:  # a crash of the balancer tells nothing
+        if od is not None and not b.removed:  # a crash of the balancer tells nothing
             if outcome in _BAD or (outcome == OK and elapsed > od.slow_after):
                 b.errors += 1
                 if not b.ejected and b.errors >= self.outlier_detection.consecutive_errors:
                     self._eject(b)
             elif outcome == OK:
                 b.errors = 0
+
+
+def _check_service(
+    owner: str, param: str, b: Any, sim: Simulation, own: str, taken: set, *, single: bool
+) -> None:
+    """Refuse ``b`` as a backend unless it is a service of ``sim``, new, and not the balancer."""
+    what = "a service" if single else "services"
+    if not callable(getattr(b, "submit", None)) or not isinstance(getattr(b, "name", None), str):
+        raise config_error(owner, param, f"{what} (anything with submit())", b)
+    if getattr(b, "sim", sim) is not sim:
+        raise config_error(owner, param, f"{what} of the same Simulation", b)
+    if b.name in taken or b.name == own:
+        allowed = (
+            "a service other than itself and its backends"
+            if single
+            else ("distinct services other than itself")
+        )
+        raise config_error(owner, param, allowed, b.name)

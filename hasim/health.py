@@ -169,6 +169,11 @@ class ActiveChecker:
         self.successes = 0
         self.failures = 0
         self.probes = 0
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Send no more probes; answers still on their way change nothing."""
+        self.stopped = True
 
     def start(self) -> None:
         """Fetch network paths and schedule the first probe (called from ``_prepare``)."""
@@ -182,6 +187,8 @@ class ActiveChecker:
         self.sim.call_later(first, self._probe)
 
     def _probe(self, _: Any = None) -> None:
+        if self.stopped:
+            return
         sim = self.sim
         sim.call_later(self.check.interval, self._probe)
         if self.observer.state == DOWN:
@@ -204,7 +211,7 @@ class ActiveChecker:
         self._verdict(probe, False)
 
     def _verdict(self, probe: Probe, ok: bool) -> None:
-        if probe.done:
+        if probe.done or self.stopped:
             return
         probe.done = True
         if self.observer.state == DOWN:  # the observer died while waiting

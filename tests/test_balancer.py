@@ -382,8 +382,8 @@ def test_same_seed_same_summary_and_detections():
 def test_load_balancer_rejects_bad_arguments(sim):
     web = servers(sim)
     cases = [
-        (dict(backends=[]), r"LoadBalancer 'lb': backends must be a non-empty list of services"),
-        (dict(backends="web0"), r"LoadBalancer 'lb': backends must be a non-empty list"),
+        (dict(backends=None), r"LoadBalancer 'lb': backends must be a list of services, got None"),
+        (dict(backends="web0"), r"LoadBalancer 'lb': backends must be a list of services"),
         (dict(backends=[web[0], 3]), r"backends must be services \(anything with submit\(\)\)"),
         (dict(backends=[web[0], web[0]]), r"backends must be distinct services .*'web0'"),
         (dict(backends=web, policy="rr"), r"policy must be a hasim balancing Policy, got 'rr'"),
@@ -489,3 +489,234 @@ def test_load_aware_policies_beat_random_on_heterogeneous_servers():
     assert p99["least outstanding"] < p99["power of two"] < p99["round robin"] < p99["random"]
     assert p99["power of two"] < 0.5 * p99["random"]
     assert p99["least outstanding"] < 0.5 * p99["round robin"]
+
+
+# --- membership: backends that join, leave and drain during the run ---------------------------
+
+
+def test_a_backend_added_during_the_run_takes_its_turn(sim, at, replies):
+    """Without a health check a new backend gets traffic at once; round robin goes on over
+    the longer list."""
+    web = servers(sim, n=2)
+    lb = hs.LoadBalancer(sim, "lb", backends=web)
+    late = hs.Server(sim, "late", service_time=0.0)
+    for i in range(8):
+        at(i + 0.5, lb.submit, Req(), replies)
+    at(2.0, lb.add_backend, late)
+    sim.run(until=10)
+    assert responders(replies) == ["web0", "web1", "late", "web0", "web1", "late", "web0", "web1"]
+    assert [b.name for b in lb.backends] == ["web0", "web1", "late"]
+
+
+def test_a_balancer_may_start_empty_and_rejects_until_a_backend_joins(sim, at, replies):
+    lb = hs.LoadBalancer(sim, "lb", backends=[])
+    at(1.0, lb.submit, Req(), replies)
+    at(2.0, lb.add_backend, hs.Server(sim, "web", service_time=0.0))
+    at(3.0, lb.submit, Req(), replies)
+    sim.run(until=5)
+    assert [(t, o, by) for t, _, o, by in replies.log] == [
+        (1.0, "rejected", "lb"),
+        (3.0, "ok", "web"),
+    ]
+
+
+def test_a_backend_joining_with_a_health_check_waits_for_its_probes(sim, at, replies):
+    """healthy_after = 2, probes every 1 s from the moment it joins (t = 3, no jitter): it is
+    believed healthy at t = 4 and gets traffic from then on, never before."""
+    web = servers(sim, n=1)
+    hc = hs.HealthCheck(interval=1.0, timeout=0.5, healthy_after=2, jitter=False)
+    lb = hs.LoadBalancer(sim, "lb", backends=web, health_check=hc)
+    late = hs.Server(sim, "late", service_time=0.0)
+    at(3.0, lb.add_backend, late)
+    for i in range(8):
+        at(3.2 + 0.25 * i, lb.submit, Req(), replies)  # 3.2 ... 4.95
+    sim.run(until=6)
+    got = [(round(t, 2), by) for t, _, _, by in replies.log]
+    assert [by for t, by in got if t < 4.0] == ["web0"] * 4
+    assert Counter(by for t, by in got if t > 4.0) == {"web0": 2, "late": 2}
+    assert [(t, o, n, h) for t, o, n, h in sim.recorder.detections] == [(4.0, "lb", "late", True)]
+
+
+def test_a_removed_backend_finishes_its_requests_and_is_no_longer_probed(sim, at, replies):
+    """web1 holds a 2 s request when it leaves at t = 1: the request still ends ok at 2.5
+    (through the balancer), web1's load drops to 0, later requests skip it, and its probes
+    stop (4 before it left: t = 0, 0.25, 0.5, 0.75; none after 1)."""
+    web = servers(sim, n=2, service_time=hs.Deterministic(2.0), workers=10)
+    hc = hs.HealthCheck(interval=0.25, timeout=5, jitter=False)
+    lb = hs.LoadBalancer(sim, "lb", backends=web, health_check=hc)
+    first, second = Req(), Req()
+    at(0.4, lb.submit, first, replies)
+    at(0.5, lb.submit, second, replies)  # to web1
+    checker = lb.checkers[1]
+    gone = []
+    at(1.0, lambda: gone.append(lb.remove_backend("web1")))
+    for i in range(4):
+        at(1.5 + i, lb.submit, Req(), replies)
+    sim.run(until=10)
+    assert (2.5, second, "ok", "web1") in replies.log
+    assert gone[0].outstanding == 0 and gone[0].removed
+    assert responders(replies).count("web1") == 1
+    assert checker.probes == 4 and len(lb.checkers) == 1
+    assert [b.name for b in lb.backends] == ["web0"]
+
+
+def test_drain_then_undrain(sim, at, replies):
+    """Round robin over web0, web1. web0 holds two requests (ending at 2.0 and 3.0) when it is
+    drained at 1.5: no new request goes to it, the two finish ok, ``when_drained`` fires at
+    3.0; after ``undrain`` at 5 it takes its turn again."""
+    web = servers(sim, n=2, service_time=hs.Deterministic(2.0), workers=10)
+    lb = hs.LoadBalancer(sim, "lb", backends=web)
+    for t in (0.0, 0.5, 1.0):  # web0, web1, web0
+        at(t, lb.submit, Req(), replies)
+    events = []
+
+    def drain():
+        lb.drain("web0")
+        lb.when_drained("web0").callbacks.append(lambda e: events.append((sim.now, e.value)))
+
+    at(1.5, drain)
+    for t in (2.5, 3.5, 4.5, 5.5, 6.5):
+        at(t, lb.submit, Req(), replies)
+    at(5.0, lb.undrain, "web0")
+    sim.run(until=10)
+    assert events == [(3.0, "web0")]
+    assert [(t, o, by) for t, _, o, by in replies.log[:3]] == [
+        (2.0, "ok", "web0"),
+        (2.5, "ok", "web1"),
+        (3.0, "ok", "web0"),
+    ]
+    answers = sorted((t, by) for t, _, _, by in replies.log)  # each ends 2 s after it was sent
+    assert [by for t, by in answers if 4 < t < 7] == ["web1"] * 3  # sent while web0 drained
+    assert Counter(by for t, by in answers if t > 7) == {"web0": 1, "web1": 1}
+    assert lb.healthy_backends == ["web0", "web1"]
+
+
+def test_when_drained_is_immediate_for_an_idle_backend(sim, at):
+    lb = hs.LoadBalancer(sim, "lb", backends=servers(sim, n=2))
+    got = []
+    at(1.0, lambda: got.append(lb.when_drained("web1").triggered))
+    sim.run(until=2)
+    assert got == [True]
+
+
+def test_consistent_hash_ring_follows_membership(sim, at, replies):
+    """Ten backends; web10 joins: only keys that move to web10 move (about 1/11 of them), and
+    when it leaves again every key goes back to where it was."""
+    web = servers(sim, n=10)
+    lb = hs.LoadBalancer(sim, "lb", backends=web, policy=hs.ConsistentHash(vnodes=100))
+    keys = [Req(key=k) for k in range(20_000)]
+
+    def owners():
+        return [lb._choose(lb._candidates, r).name for r in keys]
+
+    snapshots = []
+    at(1.0, lambda: snapshots.append(owners()))
+    at(2.0, lb.add_backend, hs.Server(sim, "web10", service_time=0.0))
+    at(3.0, lambda: snapshots.append(owners()))
+    at(4.0, lb.remove_backend, "web10")
+    at(5.0, lambda: snapshots.append(owners()))
+    sim.run(until=6)
+    before, grown, after = snapshots
+    moved = [i for i in range(len(keys)) if before[i] != grown[i]]
+    assert {grown[i] for i in moved} == {"web10"}
+    assert 0.05 < len(moved) / len(keys) < 0.13  # 1/11 = 0.091, +- 4 sd of a 100-point share
+    assert after == before
+
+
+def test_weighted_round_robin_with_a_weighted_newcomer(sim, at, replies):
+    """web0 and web1 weigh 1; web2 joins with weight 2: every 4 requests give 1, 1, 2."""
+    web = servers(sim, n=2)
+    lb = hs.LoadBalancer(sim, "lb", backends=web, policy=hs.WeightedRoundRobin())
+    at(0.5, lb.add_backend, hs.Server(sim, "web2", service_time=0.0), 2)
+    for i in range(12):
+        at(1 + i, lb.submit, Req(), replies)
+    sim.run(until=20)
+    got = responders(replies)
+    for cycle in range(3):
+        assert Counter(got[4 * cycle : 4 * cycle + 4]) == {"web0": 1, "web1": 1, "web2": 2}
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [hs.RoundRobin(), hs.LeastOutstanding(), hs.PowerOfTwo(), hs.Random(), hs.ConsistentHash()],
+    ids=["round robin", "least outstanding", "power of two", "random", "consistent hash"],
+)
+def test_policies_follow_membership_under_load(policy, assert_conserved):
+    """100 requests/s over a changing set (web2 joins at 20, web0 drains at 40 and leaves at
+    60, web1 leaves at 80 while busy): every request is answered by a backend that was a
+    current, undrained member when it was sent (no network latency: sent = issued), nothing
+    is lost or errs, and every request ends once."""
+    sim = hs.Simulation(seed=5)
+    web = [
+        hs.Server(sim, f"web{i}", workers=4, service_time=hs.Exponential(mean=0.02))
+        for i in range(3)
+    ]
+    lb = hs.LoadBalancer(sim, "lb", backends=web[:2], policy=policy)
+    hs.OpenLoop(sim, "users", target=lb, rate=100)
+    for t, change, arg in [
+        (20, lb.add_backend, web[2]),
+        (40, lb.drain, "web0"),
+        (60, lb.remove_backend, "web0"),
+        (80, lb.remove_backend, "web1"),
+    ]:
+        sim.call_later(t, change, arg)
+    result = sim.run(until=100)
+    frame = result.requests()
+    members = [
+        (0, 20, {"web0", "web1"}),
+        (20, 40, {"web0", "web1", "web2"}),
+        (40, 80, {"web1", "web2"}),
+        (80, 100, {"web2"}),
+    ]
+    for start, end, allowed in members:
+        sent = frame[(frame["issued"] > start) & (frame["issued"] < end)]
+        assert len(sent) > 1000
+        assert set(sent["responder"]) == allowed
+    assert set(frame["outcome"]) == {"ok"}
+    assert sum(b.outstanding for b in lb.backends) == result.summary()["in_flight"]
+    assert_conserved(result, sim)
+
+
+def test_an_ejected_backend_that_leaves_gets_no_late_verdict(sim, at, replies):
+    """Outlier detection ejects web0 (1 error) at 1; it leaves at 2; its ejection would end at
+    11: no verdict about it comes after it left."""
+    web = servers(sim, n=2)
+    od = hs.OutlierDetection(consecutive_errors=1, base_ejection=10, max_ejected_share=1.0)
+    lb = hs.LoadBalancer(sim, "lb", backends=web, outlier_detection=od)
+    at(0.5, web[0].fail)
+    at(1.0, lb.submit, Req(), replies)  # web0 refuses: ejected
+    at(2.0, lb.remove_backend, "web0")
+    sim.run(until=20)
+    assert [(t, n, h) for t, _, n, h in sim.recorder.detections] == [(1.0, "web0", False)]
+
+
+def test_membership_changes_reject_bad_arguments(sim):
+    web = servers(sim, n=2)
+    lb = hs.LoadBalancer(sim, "lb", backends=web)
+    other = hs.Simulation(seed=2)
+    cases = [
+        (
+            lambda: lb.add_backend(3),
+            r"service must be a service \(anything with submit\(\)\), got 3",
+        ),
+        (lambda: lb.add_backend(web[0]), r"service must be a service other than itself .*'web0'"),
+        (lambda: lb.add_backend(Stub("lb")), r"other than itself and its backends, got 'lb'"),
+        (
+            lambda: lb.add_backend(hs.Server(other, "x")),
+            r"service must be a service of the same Simulation",
+        ),
+        (
+            lambda: lb.add_backend(hs.Server(sim, "y"), weight=0),
+            r"LoadBalancer 'lb': weight must be a number > 0, got 0",
+        ),
+        (
+            lambda: lb.remove_backend("web9"),
+            r"name must be the name of one of its backends \('web0', 'web1'\), got 'web9'",
+        ),
+        (lambda: lb.drain("web9"), r"LoadBalancer 'lb': name must be the name of one of its"),
+        (lambda: lb.when_healthy("web9"), r"name must be the name of one of its backends"),
+    ]
+    for call, message in cases:
+        with pytest.raises(hs.ConfigError, match=message):
+            call()
+    assert [b.name for b in lb.backends] == ["web0", "web1"]
