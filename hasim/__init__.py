@@ -28,6 +28,19 @@ from hasim.balancer import (
     RoundRobin,
     WeightedRoundRobin,
 )
+from hasim.chaos import (
+    Chaos,
+    Crash,
+    Errors,
+    FaultHistory,
+    Flap,
+    Impair,
+    Partition,
+    ScheduleError,
+    Slow,
+    Stall,
+    ZoneOutage,
+)
 from hasim.dist import (
     Deterministic,
     Distribution,
@@ -51,7 +64,7 @@ from hasim.health import HealthCheck, OutlierDetection
 from hasim.maintenance import Maintenance, RollingDeploy
 from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, TIMEOUT
 from hasim.metrics.result import RunResult, Summary
-from hasim.network import Network
+from hasim.network import Link, Network
 from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
 from hasim.resilience import (
     CircuitBreaker,
@@ -92,6 +105,7 @@ __all__ = [
     "Server",
     "Service",
     "Network",
+    "Link",
     "Failures",
     "RepairCrews",
     "Spares",
@@ -131,6 +145,18 @@ __all__ = [
     "Autoscaler",
     "Maintenance",
     "RollingDeploy",
+    # fault injection
+    "Chaos",
+    "Crash",
+    "Slow",
+    "Errors",
+    "Stall",
+    "Flap",
+    "Partition",
+    "Impair",
+    "ZoneOutage",
+    "FaultHistory",
+    "ScheduleError",
     # results
     "RunResult",
     "Summary",

@@ -5,6 +5,7 @@
     hasim run single_server --horizon 7d --reps 10 --set mttf=2d
     hasim compare single_server my_design.py --rate 50 --timeout 2s
     hasim sweep single_server --grid mttr=10m,30m,1h --target unavailability:rel=0.1
+    hasim run single_server --chaos outage.toml --faults-out faults.toml
     hasim models
 
 A MODEL is the name of a ready model (``hasim models`` lists them) or a path to
@@ -12,6 +13,11 @@ a model file (``PARAMS`` and ``build(sim, **params)``). Results go to stdout as 
 table, or with ``--json`` as one JSON object per design point; ``--csv FILE``
 writes one row per run and ``--out DIR`` keeps every finished run on disk so an
 interrupted command resumes where it stopped.
+
+``--chaos FILE`` applies a chaos schedule (``[[fault]]`` tables, see
+``hasim.chaos``) in every run, or replays a fault history written by
+``--faults-out FILE`` (the faults of replication 0, the seed's run): a replay
+on another design skips the components it does not have, and says so.
 
 Exit codes: 0 ok; 1 some runs failed (the table of the others is still printed);
 2 bad usage, model, parameter or option value (one line on stderr); 130
@@ -29,10 +35,12 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from hasim import units
+from hasim.chaos import Chaos, ScheduleError
 from hasim.errors import ConfigError, HasimError
 from hasim.metrics.result import SUMMARY_COLUMNS
 
@@ -159,7 +167,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_run_options(command: argparse.ArgumentParser) -> None:
+def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = False) -> None:
     """The options of run, compare and sweep (not via parents=: they lose their groups)."""
     run = command.add_argument_group("runs")
     run.add_argument(
@@ -209,6 +217,18 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     )
     where.add_argument("--json", action="store_true", help="print one JSON object per design point")
     where.add_argument("--csv", metavar="FILE", help="write the runs table (one row per run)")
+    faults = command.add_argument_group("fault injection")
+    faults.add_argument(
+        "--chaos",
+        metavar="FILE",
+        help="apply the chaos schedule, or replay the fault history, in FILE (TOML) in every run",
+    )
+    if faults_out:
+        faults.add_argument(
+            "--faults-out",
+            metavar="FILE",
+            help="write the fault history of replication 0 to FILE (TOML, for --chaos)",
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -244,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
         help="values of a parameter (repeatable: every combination is run)",
     )
     for command in (run, compare, sweep):
-        _add_run_options(command)
+        _add_run_options(command, faults_out=command is run)
     models = commands.add_parser(
         "models",
         help="list the ready models and their parameters",
@@ -267,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "models":
             return _list_models(args.models)
         return _experiment(args)
+    except ScheduleError as error:  # names the schedule's file and line itself
+        print(f"hasim: {error}", file=sys.stderr)
+        return 2
     except HasimError as error:
         print(f"hasim: error: {error}", file=sys.stderr)
         return 2
@@ -306,19 +329,27 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"Target: metric must be one of {', '.join(METRICS)}, got {target.metric!r}"
             )
-    if args.csv is not None and not Path(args.csv).resolve().parent.is_dir():
-        raise ConfigError(f"--csv: the folder of {args.csv!r} does not exist")
+    for option in ("csv", "faults_out"):
+        path = getattr(args, option, None)
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"{flag}: the folder of {path!r} does not exist")
+    workload = _workload(args, refs)
+    if args.chaos is not None:
+        workload = _WithChaos.read(args.chaos, workload)
     experiment = Experiment(
         {ref.label: ref for ref in refs} if len(refs) > 1 else refs[0],
         grid=grid or None,
         params=params,
-        workload=_workload(args, refs),
+        workload=workload,
         horizon=args.horizon,
         warmup=args.warmup,
         reps=args.reps,
         target=target,
         seed=args.seed,
     )
+    if args.chaos is not None:
+        _check_chaos(experiment)
     _preflight(experiment)
     executor, workers = _executor(args)
     try:
@@ -350,6 +381,8 @@ def _experiment(args: argparse.Namespace) -> int:
             print(_comparison(result, experiment, "uptime" if args.no_traffic else "availability"))
     if args.csv is not None:
         result.to_csv(args.csv)
+    if getattr(args, "faults_out", None) is not None:
+        _write_faults(experiment, args.faults_out)
     return _report_failures(result, len(result) + len(result.failures), args.out)
 
 
@@ -412,6 +445,83 @@ def _preflight(experiment: Any) -> None:
         raise ConfigError(str(error)) from None
 
 
+# -- fault injection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WithChaos:
+    """A workload that also applies a chaos schedule (TOML text) to every run it is given."""
+
+    workload: Any
+    text: str
+    source: str
+
+    @classmethod
+    def read(cls, path: str, workload: Any) -> _WithChaos:
+        from hasim.experiment.design import as_workload
+
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"--chaos: cannot read {path!r}: {error}") from None
+        return cls(as_workload(workload), text, path)
+
+    def __call__(self, sim: Any, entry: Any) -> Chaos:
+        if self.workload is not None:
+            self.workload(sim, entry)
+        # The text, not the path: workers (a Dask cluster) may not see the file. A string
+        # with a newline is read as text, even a file of one line.
+        return Chaos.from_toml(sim, self.text + "\n", source=self.source)
+
+
+def _check_chaos(experiment: Any) -> None:
+    """Apply the schedule to every design point once: errors name the design, notes the skips.
+
+    Errors that are not the schedule's are left to ``_preflight``, which names the parameters.
+    """
+    from hasim.sim import Simulation
+
+    source, several, notes = experiment.workload.source, len(experiment.designs) > 1, {}
+    for point in experiment.points:
+        sim = Simulation(seed=experiment.seed, record="aggregate")
+        build, _, _ = point.model.load()
+        try:
+            chaos = experiment.workload(sim, build(sim, **point.params))
+        except ScheduleError as error:
+            if not several:
+                raise
+            reason = f"{error.reason} (in design {point.design!r})"
+            raise ScheduleError(error.source, error.line, reason) from None
+        except Exception:  # noqa: BLE001 - _preflight reports it with the parameters
+            return
+        if chaos.absent:
+            absent = ", ".join(map(repr, chaos.absent))
+            skipped = f"{len(chaos.skipped)} of {len(chaos.actions)} faults skipped"
+            notes[point.design, chaos.absent] = (
+                f"hasim: note: {source}: design {point.design!r} has no {absent}: {skipped}"
+            )
+    for note in notes.values():
+        print(note, file=sys.stderr)
+
+
+def _write_faults(experiment: Any, path: str) -> None:
+    """Run replication 0 of the first design point again and write its fault history."""
+    from hasim.sim import Simulation
+
+    task = experiment.task(experiment.points[0], 0)
+    build, _, _ = task.point.model.load()
+    sim = Simulation(seed=task.seed, record="aggregate")
+    entry = build(sim, **task.point.params)
+    if task.workload is not None:
+        task.workload(sim, entry)
+    history = sim.run(until=task.horizon, warmup=task.warmup).fault_history()
+    history.to_toml(path)
+    print(
+        f"hasim: wrote the {len(history)} faults of replication 0 (seed {task.seed}) to {path}",
+        file=sys.stderr,
+    )
+
+
 # -- results --------------------------------------------------------------------------------------
 
 
@@ -470,6 +580,9 @@ def _json_object(point: Any, reps: int, metrics: dict[str, tuple]) -> dict[str, 
 def _caption(experiment: Any) -> str:
     fmt = units.format_duration
     workload = experiment.workload
+    chaos = ""
+    if isinstance(workload, _WithChaos):
+        workload, chaos = workload.workload, f", chaos {workload.source}"
     if workload is None:
         load = "no traffic (uptime only)"
     elif hasattr(workload, "rate"):
@@ -488,7 +601,7 @@ def _caption(experiment: Any) -> str:
         reps = f"{experiment.reps} replication{'s' if experiment.reps > 1 else ''}"
     return (
         f"{reps} of {fmt(experiment.horizon)} (warm-up {fmt(experiment.warmup)}), {load}, "
-        f"seed {experiment.seed}; means, availability ± its 95 % interval"
+        f"seed {experiment.seed}{chaos}; means, availability ± its 95 % interval"
     )
 
 

@@ -85,12 +85,14 @@ class Partition:
 class Impairment:
     """Extra loss and latency on one path or a pair (``Network.impair``)."""
 
-    __slots__ = ("pairs", "loss", "latency", "cause", "record", "active")
+    __slots__ = ("pairs", "loss", "latency", "cause", "record", "active", "draws")
 
     def __init__(
         self, pairs: tuple[tuple[str, str], ...], loss: float, latency: Distribution | None, cause
     ) -> None:
         self.pairs = pairs
+        #: The extra-latency sampler of each direction (see ``Network.impair``).
+        self.draws: dict[tuple[str, str], Callable[[], float]] = {}
         self.loss = loss
         self.latency = latency
         self.cause = cause
@@ -123,31 +125,40 @@ class Path:
         "plain",
         "base_loss",
         "_impairments",
+        "cuts",
+        "_cut_reason",
     )
 
     def __init__(self, net: Network, src: str, dst: str) -> None:
         self.net = net
         self.src = src
         self.dst = dst
-        sim = net.sim
-        dist = net.latency_between(src, dst)
-        if isinstance(dist, Deterministic):
-            value = dist.value
-            self._lat = None if value == 0 else (lambda: value)
-        else:
-            self._lat = sim.sampler(dist, "network", f"{src}->{dst}")
-        self.link: Link | None = net._links.get((src, dst))
-        self.base_loss = net._loss.get((src, dst), net.loss)
+        self._configure()
         self._impairments: list[Impairment] = []
         self._extra: list[Callable[[], float]] = []
         self._u: Callable[[], float] | None = None
         self.loss = 0.0
         self.cut = False
+        #: How many cuts have begun on this path (a message in flight across one is dropped).
+        self.cuts = 0
+        self._cut_reason = "partition"
         self.plain = True
         self.refresh()
 
     def __repr__(self) -> str:
         return f"<Path {self.src}->{self.dst}{' cut' if self.cut else ''} loss={self.loss:g}>"
+
+    def _configure(self) -> None:
+        """Read the path's latency, link and loss from the network's configuration."""
+        net, src, dst = self.net, self.src, self.dst
+        dist = net.latency_between(src, dst)
+        if isinstance(dist, Deterministic):
+            value = dist.value
+            self._lat = None if value == 0 else (lambda: value)
+        else:
+            self._lat = net.sim.sampler(dist, "network", f"{src}->{dst}")
+        self.link: Link | None = net._links.get((src, dst))
+        self.base_loss = net._loss.get((src, dst), net.loss)
 
     def refresh(self) -> None:
         """Recompute the cut, the loss and the fast-path flag from the network's state."""
@@ -161,9 +172,13 @@ class Path:
         self.loss = 1.0 - keep
         if self.loss > 0 and self._u is None:
             self._u = net.sim.sampler(Uniform(0.0, 1.0), "network", f"{self.src}->{self.dst}:loss")
-        self.cut = (link is not None and (link.state == DOWN or link.stalled)) or any(
-            p.separates(self.src, self.dst) for p in net._partitions
-        )
+        link_cut = link is not None and (link.state == DOWN or link.stalled)
+        cut = link_cut or any(p.separates(self.src, self.dst) for p in net._partitions)
+        if cut:
+            self._cut_reason = "link" if link_cut else "partition"
+            if not self.cut:
+                self.cuts += 1
+        self.cut = cut
         self.plain = not (self.cut or self.loss or self._extra or net._guarded or link is not None)
 
     def latency(self, size: float = 0.0) -> float:
@@ -203,27 +218,26 @@ class Path:
                 net.sim.call_later(lat(), fn, arg)
             return
         if self.cut:
-            net._drop("link" if self.link is not None and self._link_cut() else "partition")
+            net._drop(self._cut_reason)
         elif self.loss and self._u() < self.loss:
             net._drop("loss")
         else:
             delay = self.latency(size)
-            if delay == 0 and not net._guarded:
+            # A message that takes no time arrives as it leaves: no cut can begin on its way.
+            # Delivering it at once, guarded or not, keeps guard() from reordering events.
+            if delay == 0:
                 fn(arg)
             else:
-                net.sim.call_later(delay, self._arrive, (fn, arg, dropped))
+                net.sim.call_later(delay, self._arrive, (fn, arg, dropped, self.cuts))
             return
         if dropped is not None:
             dropped(arg)
 
-    def _link_cut(self) -> bool:
-        link = self.link
-        return link.state == DOWN or link.stalled
-
-    def _arrive(self, message: tuple[Callable[[Any], None], Any, Any]) -> None:
-        fn, arg, dropped = message
-        if self.cut:  # the cut began while the message was on its way
-            self.net._drop("link" if self.link is not None and self._link_cut() else "partition")
+    def _arrive(self, message: tuple[Callable[[Any], None], Any, Any, int]) -> None:
+        fn, arg, dropped, cuts = message
+        # A cut began while the message was on its way (even if it has healed since).
+        if cuts != self.cuts:
+            self.net._drop(self._cut_reason)
             if dropped is not None:
                 dropped(arg)
             return
@@ -293,6 +307,7 @@ class Network:
         self._links: dict[tuple[str, str], Link] = {}
         self._paths: dict[tuple[str, str], Path] = {}
         self._partitions: list[Partition] = []
+        self._impairs: dict[tuple[str, str], int] = {}  # impairments per direction so far
         # Once faults can cut paths mid-flight, every message is checked on arrival.
         self._guarded = False
         #: Messages sent, and dropped by reason (the rest arrived or are on their way).
@@ -327,6 +342,7 @@ class Network:
         self._pairs[(a, b)] = dist
         if symmetric:
             self._pairs[(b, a)] = dist
+        self._reconfigure([(a, b), (b, a)])
 
     def set_loss(self, a: str, b: str, loss: float, *, symmetric: bool = True) -> None:
         """Lose each message from ``a`` to ``b`` (and back, if symmetric) with chance ``loss``."""
@@ -336,6 +352,7 @@ class Network:
         self._loss[(a, b)] = loss
         if symmetric:
             self._loss[(b, a)] = loss
+        self._reconfigure([(a, b), (b, a)])
 
     def guard(self) -> None:
         """Check every message on arrival from now on (a cut may begin while it travels).
@@ -349,9 +366,22 @@ class Network:
 
     def _add_link(self, link: Link) -> None:
         """Carry the link's pairs over ``link`` (the Link checked them)."""
-        for pair in [(link.a, link.b)] + ([(link.b, link.a)] if link.symmetric else []):
+        pairs = [(link.a, link.b)] + ([(link.b, link.a)] if link.symmetric else [])
+        for pair in pairs:
             self._links[pair] = link
+        self._reconfigure(pairs)
         self.guard()
+
+    def _reconfigure(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Make existing paths of ``pairs`` read the configuration again.
+
+        A path can exist before its pair is configured (``impair`` before the run makes it).
+        """
+        for pair in pairs:
+            path = self._paths.get(pair)
+            if path is not None:
+                path._configure()
+                path.refresh()
 
     # -- what a path is made of ------------------------------------------------------------
 
@@ -463,6 +493,10 @@ class Network:
 
         ``latency`` is added to the path's own; ``loss`` combines with the
         path's as an independent chance. Returns the handle for ``restore``.
+
+        The n-th impairment of a direction in a run draws its extra latency
+        from the stream ``("network", "a->b:impair<n>")``: the same in a
+        replay, whatever the cause, and never a repeat of an earlier one.
         """
         self._check_ends("impair endpoints", src, dst)
         loss = check_probability(self.label, f"loss of {src}->{dst}", loss)
@@ -478,7 +512,9 @@ class Network:
             path = self.path(*pair)
             path._impairments.append(imp)
             if extra is not None:
-                path._extra.append(self._sampler(extra, pair, cause))
+                n = self._impairs[pair] = self._impairs.get(pair, 0) + 1
+                imp.draws[pair] = self._sampler(extra, f"{pair[0]}->{pair[1]}:impair{n}")
+                path._extra.append(imp.draws[pair])
             path.refresh()
         return imp
 
@@ -494,18 +530,14 @@ class Network:
             path = self.path(*pair)
             index = path._impairments.index(imp)
             path._impairments.pop(index)
-            path._extra = [
-                self._sampler(i.latency, pair, i.cause)
-                for i in path._impairments
-                if i.latency is not None
-            ]
+            path._extra = [i.draws[pair] for i in path._impairments if pair in i.draws]
             path.refresh()
 
-    def _sampler(self, dist: Distribution, pair: tuple[str, str], cause: str) -> Any:
+    def _sampler(self, dist: Distribution, purpose: str) -> Callable[[], float]:
         if isinstance(dist, Deterministic):
             value = dist.value
             return lambda: value
-        return self.sim.sampler(dist, "network", f"{pair[0]}->{pair[1]}:{cause}", batch=64)
+        return self.sim.sampler(dist, "network", purpose, batch=64)
 
     # -- what happened ---------------------------------------------------------------------
 
@@ -557,6 +589,8 @@ class Link(Node):
         if name is None and isinstance(a, str) and isinstance(b, str):
             name = f"{a}<->{b}" if symmetric else f"{a}->{b}"
         owner = f"Link {name!r}"
+        if not isinstance(sim, Simulation):
+            raise config_error(owner, "sim", "a hasim.Simulation", sim)
         for param, end in (("a", a), ("b", b)):
             if not isinstance(end, str) or not end:
                 raise config_error(owner, param, "a component name", end)
@@ -567,7 +601,7 @@ class Link(Node):
         self.latency = None if latency is None else as_distribution(latency, owner, "latency")
         self.loss = check_probability(owner, "loss", loss)
         if bandwidth is not None:
-            bandwidth = check_positive(owner, "bandwidth", bandwidth)
+            bandwidth = check_positive(owner, "bandwidth", bandwidth, finite=False)
         self.bandwidth = None if bandwidth is None or math.isinf(bandwidth) else bandwidth
         net = get(sim)
         net._before_run("add links")

@@ -54,6 +54,7 @@ from hasim.units import format_duration
 if TYPE_CHECKING:
     import pandas as pd
 
+    from hasim.chaos import FaultHistory
     from hasim.sim import Simulation
 
 __all__ = ["RunResult", "Summary", "SUMMARY_COLUMNS"]
@@ -156,6 +157,8 @@ class RunResult:
         failed_by: dict[tuple[str, str | None, bool], int] | None = None,
         attempts_sum: int = 0,
         split_brain: float = 0.0,
+        fault_log: list[list[Any]] = (),
+        random_nodes: list[str] = (),
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -176,6 +179,11 @@ class RunResult:
         self.failed_by = dict(failed_by or {})
         self.attempts_sum = attempts_sum
         self.split_brain = split_brain
+        #: The fault history: ``[kind, target, start, end, cause, value, derived]``
+        #: per fault, in the order they began (see ``faults()``).
+        self.fault_log = [list(f) for f in fault_log]
+        #: The nodes that had random fault models (what a replay of the history replaces).
+        self.random_nodes = tuple(random_nodes)
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -231,6 +239,8 @@ class RunResult:
                 for c in sim.components.values()
                 if callable(getattr(c, "split_brain_time", None))
             ),
+            fault_log=[list(f) for f in rec.faults.values()],
+            random_nodes=[n.name for n in sim.nodes if n._models],
         )
 
     # -- numbers ----------------------------------------------------------
@@ -381,6 +391,43 @@ class RunResult:
         return pd.DataFrame(rows, columns=columns).astype(
             {"failed": float, "ttd": float, "failover": float, "repair": float}
         )
+
+    def faults(self) -> pd.DataFrame:
+        """One row per fault of the run, in the order they began (the warm-up included).
+
+        Columns: kind (``crash``, ``slow``, ``errors``, ``stall``, ``partition``,
+        ``link``), target (a component, a partition's label, a link ``a->b`` or
+        ``a<->b``), start, end (NaN if it still held when the run ended),
+        duration (end - start; NaN likewise), cause (who injected it: ``failure``
+        for a random failure, ``chaos[i]`` for a chaos action, a domain for the
+        failures it derives, ...), value (a slowdown factor, an error rate, a
+        partition's sides, a link's loss and latency; None for a crash or a
+        stall), derived (True for a fault another fault caused, such as a zone
+        member taken down by its zone). Faults that held when ``run()`` began
+        start at 0.
+        """
+        import pandas as pd
+
+        columns = ["kind", "target", "start", "end", "cause", "value", "derived"]
+        frame = pd.DataFrame(self.fault_log, columns=columns)
+        frame = frame.astype({"start": float, "end": float, "derived": bool})
+        # None stays None (not NaN) beside the sizes, sides and dicts
+        frame["value"] = pd.Series([f[5] for f in self.fault_log], dtype=object)
+        frame.insert(4, "duration", frame["end"] - frame["start"])
+        return frame
+
+    def fault_history(self) -> FaultHistory:
+        """The run's faults as chaos actions, to replay in another simulation.
+
+        ``hs.Chaos(other_sim, result.fault_history())`` makes the components
+        of the same name fail exactly as they did here, and switches off the
+        random fault models of the nodes that had them here
+        (``random_nodes``). Derived faults are left to the fault they derive
+        from. See ``hasim.chaos``.
+        """
+        from hasim.chaos import FaultHistory
+
+        return FaultHistory.from_faults(self.fault_log, self.random_nodes)
 
     def downtime_by_cause(self) -> pd.DataFrame:
         """Seconds of system downtime per cause (``hasim.metrics.attribution``)."""
