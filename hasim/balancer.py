@@ -181,6 +181,7 @@ class LoadBalancer(Forwarder):
         panic = check_probability(owner, "panic_threshold", panic_threshold)
         super().__init__(sim, name, zone=zone, failures=failures)
         self.timeout = timeout
+        self.forward_timeout = timeout
         self.policy = policy
         self.health_check = health_check
         self.outlier_detection = outlier_detection

@@ -7,10 +7,12 @@ probes, heartbeats, replication traffic. A path has
 * a **latency** distribution: a pair override (``set_latency``), else the
   latency of a ``Link`` between the two, else a zone rule (same zone, cross
   zone, cross region, when both ends have zones), else the default;
-* a **loss** probability per message (the network's, the pair's, a link's,
-  an impairment's, combined as independent chances);
+* a **loss** probability per message (the pair's ``set_loss``, else the
+  network's default; a link's and every impairment's combine with it as
+  independent chances);
 * optionally a ``Link`` with **bandwidth**: messages of ``size`` bytes are
-  serialised one after another (FIFO), so big messages queue;
+  serialised one after another (FIFO, each direction on its own), so big
+  messages queue;
 * **cuts**: a ``Link`` that is down, or a **partition** that separates the
   two ends. A message sent across a cut is dropped; one in flight when the
   cut begins is dropped on arrival: nothing is delivered across an active
@@ -189,9 +191,11 @@ class Path:
             delay *= link.slowdown
             if link.bandwidth is not None:
                 now = self.net.sim.env._now
-                start = max(now, link._free_at)
-                link._free_at = start + size / link.bandwidth
-                delay += link._free_at - now
+                # Each direction serialises its own messages (full duplex).
+                free = link._free_at.get(self.src, 0.0)
+                done = max(now, free) + size / link.bandwidth
+                link._free_at[self.src] = done
+                delay += done - now
         for extra in self._extra:
             delay += extra()
         return delay
@@ -610,7 +614,7 @@ class Link(Node):
             if pair in net._links:
                 raise config_error(owner, "ends", "a pair no other link carries", "->".join(pair))
         super().__init__(sim, name, failures=failures)
-        self._free_at = 0.0
+        self._free_at: dict[str, float] = {}  # by sending end: when its queue empties
         net._add_link(self)
         self.on_change(lambda *_: net._refresh(net._paths.get(p) for p in pairs if p in net._paths))
 

@@ -491,14 +491,14 @@ class Forwarder(Node, Service):
     Failure semantics, the same for every forwarder: when it crashes, every
     request it is forwarding ends with ``error`` (responder: the forwarder)
     at the crash time, and the late answers are dropped. Each hop to the
-    service and back goes through the network. With an upstream ``timeout``
-    (set by the subclass), a forwarded request with no answer by then ends
+    service and back goes through the network. With an upstream timeout
+    (``forward_timeout``, set by the subclass), a forwarded request with no answer by then ends
     ``timeout`` (responder: the forwarder) and its late answer is dropped;
     without one, a message the network drops ends it ``lost`` at once.
     """
 
     #: Seconds to wait for a forwarded request's answer (None: as long as it takes).
-    timeout: float | None = None
+    forward_timeout: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -506,7 +506,7 @@ class Forwarder(Node, Service):
 
     def _prepare(self) -> None:
         super()._prepare()
-        self._dropped = None if self.timeout is not None else self._lost
+        self._dropped = None if self.forward_timeout is not None else self._lost
 
     def _forward(
         self, via: Any, service: Any, out: Any, back: Any, request: Any, reply: Reply
@@ -518,8 +518,8 @@ class Forwarder(Node, Service):
         """
         forward = _Forward(self, via, back, request, reply)
         self._inflight[forward] = None
-        if self.timeout is not None:
-            self.sim.call_later(self.timeout, self._expire, forward)
+        if self.forward_timeout is not None:
+            self.sim.call_later(self.forward_timeout, self._expire, forward)
         out.send(_send, (service, forward), self._dropped)
 
     def _answered(self, forward: _Forward, outcome: str, by: str | None) -> None:

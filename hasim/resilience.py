@@ -314,15 +314,15 @@ class Retry:
         backoff: a ``Backoff`` (default: exponential from 0.1 s to 10 s with
             full jitter).
         retry_on: the attempt outcomes worth a retry, among ``"timeout"``
-            (the per-try timeout), ``"rejected"``, ``"error"``, ``"lost"``.
-            An attempt the client's own circuit breaker refuses is never
+            (the per-try timeout), ``"rejected"``, ``"error"``, ``"lost"``
+            (default: all four). An attempt the client's own circuit breaker refuses is never
             retried.
         budget: a ``RetryBudget``, or None (no cap beyond ``attempts``).
     """
 
     attempts: int = 3
     backoff: Backoff = field(default_factory=ExponentialBackoff)
-    retry_on: tuple[str, ...] = ("timeout", "rejected", "error")
+    retry_on: tuple[str, ...] = ("timeout", "rejected", "error", "lost")
     budget: RetryBudget | None = None
 
     def __post_init__(self) -> None:
