@@ -43,3 +43,41 @@ def test_readme_experiment_example_runs():
     }
     assert (summary["availability_lo"] <= summary["availability"]).all()
     assert len(result.compare("fast repair", "baseline", metric="unavailability")) == 2
+
+
+def _build_fault_example():
+    code = python_blocks()[2]
+    return code[: code.index("sim = hs.Simulation(seed=3)")]
+
+
+def test_readme_fault_example_runs_and_prints_what_it_shows(capsys):
+    """The faults example, as written: its printed lines are the README's output block."""
+    code = python_blocks()[2]
+    namespace = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    shown = re.findall(r"```text\n(3 zones.*?)```", README.read_text(), flags=re.S)[0]
+    assert printed[:2] == shown.splitlines()[:2]
+    spread, single = namespace["spread"], namespace["single"]
+    # The zone outage and the partition are in both runs, at the same times.
+    for result in (spread, single):
+        faults = result.faults()
+        assert ((faults["kind"] == "crash") & (faults["target"] == "az1")).any()
+        assert ((faults["kind"] == "partition") & (faults["start"] == 2 * 86400)).any()
+    assert single.summary()["uptime"] < spread.summary()["uptime"]
+
+
+def test_readme_toml_schedule_is_the_python_one():
+    """The TOML block reads into the same actions as the Python schedule of the example."""
+    import hasim as hs
+
+    toml = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0]
+    namespace = {"hs": hs}
+    exec(compile(_build_fault_example(), str(README), "exec"), namespace)
+    sim = hs.Simulation(seed=3)
+    namespace["build"](sim, zones=["az1", "az2", "az3"])
+    chaos = hs.Chaos.from_toml(sim, toml)
+    assert chaos.actions == (
+        hs.ZoneOutage("az1", at="1d", duration="30m"),
+        hs.Partition(["web1"], ["lb"], at="2d", duration="10m"),
+    )
