@@ -132,6 +132,8 @@ class Node(Component):
         self._errors: dict[str, tuple[float, int]] = {}
         self._stalls: dict[str, int] = {}
         self._blame: str | None = None  # the root cause of a derived failure now holding
+        #: True once the node is retired (terminated, decommissioned): down for good.
+        self.retired = False
         sim.nodes.append(self)
 
     @property
@@ -157,7 +159,7 @@ class Node(Component):
         that lost power): the fault history keeps it, and a replay of the
         history leaves it to the fault it derives from.
         """
-        if cause in self._down:
+        if cause in self._down or self.retired:
             return
         self._down[cause] = self.sim.recorder.fault_begin(
             self.env.now, "crash", self.name, cause, None, derived
@@ -178,6 +180,8 @@ class Node(Component):
         With no cause, clear every condition: the node comes back up at full
         speed, with no errors, not stalled.
         """
+        if self.retired:
+            return
         now, recorder = self.env.now, self.sim.recorder
         if cause is None:
             for index in self._down.values():
@@ -219,7 +223,7 @@ class Node(Component):
         Requests still arrive and queue; work in service resumes where it
         stopped when the last stall cause is lifted with ``resume``.
         """
-        if cause in self._stalls:
+        if cause in self._stalls or self.retired:
             return
         self._stalls[cause] = self.sim.recorder.fault_begin(
             self.env.now, "stall", self.name, cause, None, False
@@ -236,6 +240,8 @@ class Node(Component):
         self._settle()
 
     def _hold(self, table: dict, kind: str, cause: str, value: float, neutral: float) -> None:
+        if self.retired:
+            return
         old = table.get(cause)
         if old is not None and old[0] == value:
             return
@@ -294,8 +300,21 @@ class Node(Component):
         for model in self._models:
             model.attach(self)
 
+    def retire(self, cause: str = "retired") -> None:
+        """Take the node down for good (a terminated instance, a decommissioned server).
+
+        Its random fault models stop mattering: it is never failed, degraded
+        or recovered again, and schedules no failure (``next_failure_at`` is inf).
+        """
+        self.fail(cause)
+        self.retired = True
+        self._next.clear()
+        self.next_failure_at = math.inf
+
     def _schedule(self, key: Any, at: float) -> None:
         """A fault model ``key`` has its next failure at ``at`` (inf: none scheduled)."""
+        if self.retired:
+            return
         self._next[key] = at
         self.next_failure_at = min(self._next.values())
 

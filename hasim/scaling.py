@@ -275,7 +275,7 @@ class Group(Component):
         lb = self.balancer
         if lb is not None and m.node.name in {b.name for b in lb.backends}:
             lb.remove_backend(m.node.name)
-        m.node.fail(TERMINATED)
+        m.node.retire(TERMINATED)
         self.sim._state_changed(self.name)
 
     def _launch(

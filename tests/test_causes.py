@@ -227,3 +227,17 @@ def test_a_fault_that_holds_when_the_run_starts_begins_at_zero(sim):
     node.fail("maintenance")
     sim.run(until=5)
     assert _faults(sim) == [("crash", "n", 0.0, None, "maintenance", None, False)]
+
+
+def test_a_retired_node_stays_down_and_schedules_no_failure(sim, at):
+    """``retire()``: down for good; its random faults no longer fail, repair or slow it."""
+    node = hs.Node(sim, "n", failures=[hs.Failures(ttf=4, ttr=1),
+                                       hs.Slowdowns(every=2, lasting=1, factor=3)])  # fmt: skip
+    at(6, node.retire)
+    at(7, node.recover)
+    seen = []
+    at(6.5, lambda: seen.append((node.next_failure_at, sim.next_failure_at)))
+    result = sim.run(until=30)
+    assert seen == [(math.inf, math.inf)]
+    assert node.state == hs.DOWN and node.retired
+    assert result.faults()["start"].max() == 6  # nothing began after the retirement
