@@ -517,7 +517,7 @@ def _write_faults(experiment: Any, path: str) -> None:
     history = sim.run(until=task.horizon, warmup=task.warmup).fault_history()
     history.to_toml(path)
     print(
-        f"hasim: wrote the {len(history)} faults of replication 0 (seed {task.seed}) to {path}",
+        f"hasim: wrote the {_faults(len(history))} of replication 0 (seed {task.seed}) to {path}",
         file=sys.stderr,
     )
 
@@ -747,3 +747,7 @@ def _default(value: Any, description: str) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _faults(n: int) -> str:
+    return f"{n} fault" if n == 1 else f"{n} faults"

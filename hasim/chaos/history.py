@@ -101,7 +101,7 @@ class FaultHistory:
         """The history as TOML text (see ``hasim.chaos.toml``), also written to ``path``."""
         names = ", ".join(_toml(n) for n in self.replaces)
         text = (
-            f"# hasim fault history: {len(self.actions)} faults. Replay it with\n"
+            f"# hasim fault history: {len(self.actions)} fault(s). Replay it with\n"
             "# hasim run MODEL --chaos FILE, or hs.Chaos(sim, hs.FaultHistory.from_toml(FILE)).\n"
             "\n[replay]\n# The components whose random faults this history stands for.\n"
             f"replaces = [{names}]\n"
