@@ -129,12 +129,18 @@ class Path:
         "_impairments",
         "cuts",
         "_cut_reason",
+        "sent",
+        "_later",
+        "direct",
     )
 
     def __init__(self, net: Network, src: str, dst: str) -> None:
         self.net = net
         self.src = src
         self.dst = dst
+        #: Messages sent on this path.
+        self.sent = 0
+        self._later = net.sim.call_later
         self._configure()
         self._impairments: list[Impairment] = []
         self._extra: list[Callable[[], float]] = []
@@ -182,6 +188,8 @@ class Path:
                 self.cuts += 1
         self.cut = cut
         self.plain = not (self.cut or self.loss or self._extra or net._guarded or link is not None)
+        #: Plain and instantaneous: a message is delivered within the send call.
+        self.direct = self.plain and self._lat is None
 
     def latency(self, size: float = 0.0) -> float:
         """Draw the delay of one message of ``size`` bytes (latency, extras, serialisation)."""
@@ -212,15 +220,15 @@ class Path:
         ``dropped(arg)`` is called at the moment of a drop, for senders that
         have no timer of their own (see the module docstring); None: silent.
         """
-        net = self.net
-        net.sent += 1
+        self.sent += 1
         if self.plain:  # the fast path: nothing on this path can drop a message
             lat = self._lat
             if lat is None:
                 fn(arg)
             else:
-                net.sim.call_later(lat(), fn, arg)
+                self._later(lat(), fn, arg)
             return
+        net = self.net
         if self.cut:
             net._drop(self._cut_reason)
         elif self.loss and self._u() < self.loss:
@@ -232,7 +240,7 @@ class Path:
             if delay == 0:
                 fn(arg)
             else:
-                net.sim.call_later(delay, self._arrive, (fn, arg, dropped, self.cuts))
+                self._later(delay, self._arrive, (fn, arg, dropped, self.cuts))
             return
         if dropped is not None:
             dropped(arg)
@@ -314,8 +322,7 @@ class Network:
         self._impairs: dict[tuple[str, str], int] = {}  # impairments per direction so far
         # Once faults can cut paths mid-flight, every message is checked on arrival.
         self._guarded = False
-        #: Messages sent, and dropped by reason (the rest arrived or are on their way).
-        self.sent = 0
+        #: Messages dropped, by reason (``sent`` counts those sent).
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         sim.network = self
 
@@ -544,6 +551,11 @@ class Network:
         return self.sim.sampler(dist, "network", purpose, batch=64)
 
     # -- what happened ---------------------------------------------------------------------
+
+    @property
+    def sent(self) -> int:
+        """Messages sent so far, on every path (dropped ones included)."""
+        return sum(path.sent for path in self._paths.values())
 
     @property
     def partitions(self) -> list[Partition]:

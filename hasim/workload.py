@@ -323,7 +323,12 @@ class Client(Component):
         if self._wait is not None:
             request.deadline = now + self._wait
             sim.call_later(self._wait, self._expire, request)
-        self._out.send(self._send, request, self._dropped)
+        out = self._out
+        if out.direct:  # NOTE: Path.send's own fast path, inlined (the hottest call there is)
+            out.sent += 1
+            self._submit(request, self._reply)
+        else:
+            out.send(self._send, request, self._dropped)
         return request
 
     # -- the fast path: the request is its only attempt -------------------------------------
@@ -332,9 +337,14 @@ class Client(Component):
         self._submit(request, self._reply)
 
     def _reply(self, request: Request, outcome: str, responder: str | None) -> None:
+        back = self._back
+        if back.direct:  # NOTE: inlined fast path, as in ``issue``
+            back.sent += 1
+            self._end(request, outcome, responder)
+            return
         request._answer = outcome
         request._by = responder
-        self._back.send(self._receive, request, self._dropped)
+        back.send(self._receive, request, self._dropped)
 
     def _receive(self, request: Request) -> None:
         self._end(request, request._answer, request._by)
