@@ -17,7 +17,7 @@ times, throughput and latency::
 
 from __future__ import annotations
 
-from hasim import analytic, units
+from hasim import analytic, replication, units
 from hasim.balancer import (
     ConsistentHash,
     LeastOutstanding,
@@ -66,6 +66,15 @@ from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, 
 from hasim.metrics.result import RunResult, Summary
 from hasim.network import Link, Network
 from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
+from hasim.replication import (
+    History,
+    KVWorkload,
+    Operation,
+    ReplicatedService,
+    SingleCopy,
+    VersionedStore,
+    Zipf,
+)
 from hasim.resilience import (
     CircuitBreaker,
     ConstantBackoff,
@@ -157,6 +166,15 @@ __all__ = [
     "ZoneOutage",
     "FaultHistory",
     "ScheduleError",
+    # replicated data
+    "replication",
+    "VersionedStore",
+    "ReplicatedService",
+    "SingleCopy",
+    "KVWorkload",
+    "Zipf",
+    "History",
+    "Operation",
     # results
     "RunResult",
     "Summary",

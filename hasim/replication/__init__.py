@@ -1,0 +1,67 @@
+"""Replicated data services: versioned stores, client histories, workloads and safety checks.
+
+``history`` records what clients asked and saw, ``store`` holds a replica's
+data and the shape every protocol shares, ``workload`` issues reads and
+writes, ``checker`` judges a history (lost writes, monotonic and stale reads,
+linearizability, one leader per term).
+"""
+
+from __future__ import annotations
+
+from hasim.replication.checker import (
+    Check,
+    HistoryTooLarge,
+    Staleness,
+    StaleRead,
+    Violation,
+    at_most_one_leader_per_term,
+    linearizable,
+    lost_writes,
+    monotonic_reads,
+    stale_reads,
+)
+from hasim.replication.history import (
+    READ,
+    WRITE,
+    History,
+    Operation,
+    answer,
+    history_of,
+    operation,
+)
+from hasim.replication.store import (
+    ReplicatedService,
+    SingleCopy,
+    VersionedStore,
+    apply_operation,
+    perform,
+)
+from hasim.replication.workload import KVWorkload, Zipf, popularity_pmf
+
+__all__ = [
+    "READ",
+    "WRITE",
+    "Operation",
+    "History",
+    "history_of",
+    "operation",
+    "answer",
+    "VersionedStore",
+    "ReplicatedService",
+    "SingleCopy",
+    "perform",
+    "apply_operation",
+    "Zipf",
+    "KVWorkload",
+    "popularity_pmf",
+    "Check",
+    "Violation",
+    "StaleRead",
+    "Staleness",
+    "HistoryTooLarge",
+    "lost_writes",
+    "monotonic_reads",
+    "stale_reads",
+    "linearizable",
+    "at_most_one_leader_per_term",
+]
