@@ -3,10 +3,10 @@
 Every model serves the same key-value workload (``KVWorkload``: Poisson
 operations at ``--rate`` per second, half reads, 100 keys, 1 s client timeout)
 over a network with exponential latency (mean 0.5 ms) for ``--seconds`` of
-simulated time after a 1 s warm-up (Raft's first election), and the table reports, per model, the operations that ended
-``ok`` per wall second and the ratio against the reference, which is the
-same workload on one ``SingleCopy`` store (the cost of the protocol, per
-operation, in the same process):
+simulated time after a 1 s warm-up (Raft's first election), and the table
+reports, per model, the operations that ended ``ok`` per wall second and the
+ratio against the reference, which is the same workload on one ``SingleCopy``
+store (the cost of the protocol, per operation, in the same process):
 
 * ``single copy``: one replica, the reference (ratio 1).
 * ``raft 5``: ``RaftKV`` with 5 nodes (0.2 ms disk writes, 50 ms heartbeat);

@@ -29,6 +29,9 @@ from hasim.replication.history import (
     history_of,
     operation,
 )
+from hasim.replication.primary_backup import DataLoss, PrimaryBackup, Replica
+from hasim.replication.raft import RaftCluster, RaftNode
+from hasim.replication.raft_kv import RaftKV
 from hasim.replication.store import (
     ReplicatedService,
     SingleCopy,
@@ -64,4 +67,10 @@ __all__ = [
     "stale_reads",
     "linearizable",
     "at_most_one_leader_per_term",
+    "PrimaryBackup",
+    "Replica",
+    "DataLoss",
+    "RaftCluster",
+    "RaftNode",
+    "RaftKV",
 ]

@@ -1,0 +1,756 @@
+"""Primary-backup replication: sync, async and semi-sync, heartbeat failover, fencing.
+
+``PrimaryBackup`` makes ``replicas`` ``Replica`` nodes (``"<name>0"``, ``"<name>1"``, ... or
+the names given) and is itself the group's entry point: a manager node that clients send
+requests to, that forwards each one to the replica it *believes* primary, and that runs the
+failure detector. The manager never fails (``failures`` are the replicas').
+
+**Replicas.** Each holds a durable ``VersionedStore`` (``keep_log=True``): a crash keeps the
+data, the epoch, the role it believes it has and its replication position ``(epoch, lsn)``;
+it loses its lease, its replication pipelines and the work in flight. An operation takes
+``service_time`` at the primary (no queueing: each runs on its own), then takes effect. A
+read answers what the primary holds. A write is stored at the key's next version and
+appended to the primary's log (log sequence number ``lsn``), then acknowledged:
+
+* ``"async"``: at once; the log is shipped to each backup in batches, a batch leaving
+  ``replication_lag`` (a Distribution: the shipping delay or batch interval) after there is
+  something to send;
+* ``"sync"``: once every backup the manager last told the primary was live has applied it
+  (the manager's live set rides on its lease messages), and at least ``acks`` of them (it
+  waits while fewer are live: with ``acks=0`` it would acknowledge alone, and lose the write
+  if it then crashed and a backup that missed it were promoted);
+* ``"semi-sync"``: once ``acks`` backups have applied it (it waits while fewer can).
+
+Shipping is one message in flight per backup (so a backup applies the log in order); a
+message not acknowledged within ``timeout`` is sent again. Every (re)start of a primary
+re-seeds each backup with a snapshot of its store (size ``store.size_bytes()``) before the
+log that follows it (real systems send only the difference; what is lost is the same).
+A primary keeps the last 10,000 to 20,000 entries of its log; a backup that falls
+further behind is re-seeded with a snapshot. Messages have sizes (a log entry is
+``16 + 8 + record_bytes`` bytes) and go through the network paths between replicas, with
+their latency, loss and partitions; a message that reaches a down replica is lost.
+
+**Failure detector and failover** (as ``hasim.ActivePassive``; no oracle): every replica
+sends a heartbeat to the manager every ``heartbeat`` seconds while it is up, carrying the
+role it believes it has, its epoch and its position. The manager suspects a replica after
+``timeout`` seconds of silence and believes it healthy at its next heartbeat. When it
+suspects the primary it waits ``promotion_delay``; then, if the primary is still suspected,
+it promotes the most up-to-date replica it is not suspecting (the highest position it last
+heard, ties to the first in order; with none, it tries again a heartbeat later): the epoch
+grows by one, *promote* goes to the new primary and *demote* to the old (network messages;
+a lost one is repaired when a heartbeat shows a role the manager does not expect). While
+the manager suspects its primary, or a failover is pending, requests end ``rejected``.
+
+**Fencing.** With ``fencing=True``: (1) epochs: a replica ignores role messages of an older
+epoch; a backup rejects replication from an older epoch, and a primary that hears of a newer
+one steps down; (2) a lease: the primary accepts operations only until ``timeout`` after the
+sending of its last heartbeat the manager answered (the manager answers only the primary it
+believes in), and steps down when the lease runs out. The manager suspects a primary no
+sooner than ``timeout`` after that heartbeat arrived, so a cut-off old primary has stopped
+accepting writes before a new one is promoted, and one that restarts after a crash has no
+lease. With ``fencing=False`` a replica's role changes only by the manager's messages: a
+cut-off or restarted old primary goes on accepting writes (from clients that reach it, such
+as one holding its address: ``group.replica(name)`` is a Service) until it is demoted, and
+its writes are lost when it is re-seeded: split brain.
+
+**Failure semantics.** A request sent to a down replica ends ``error``; a replica that does
+not believe it is primary (or whose lease ran out) answers ``rejected``. A crash ends the
+operations in service and the writes waiting for acknowledgements with ``error`` (a waiting
+write is already in the primary's store: its effect is unknown); so does a step-down for the
+waiting writes. A degraded replica's service times are multiplied by its slowdown; error
+rates and stalls are not modelled for replicas (it serves and sends heartbeats as usual).
+The manager forwards as a ``hasim.Forwarder`` (a dropped message ends the
+request ``lost``).
+
+**Measures.** ``records`` (one dict per failover attempt), ``roles`` ``(time, replica, role,
+why)``, ``split_brain_time`` (time two up replicas believed they were primary),
+``split_brain_writes`` (writes performed by a replica the manager did not take for primary),
+and ``data_loss(history)``: acknowledged writes missing from the final primary's store, and
+the RPO of each failover.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hasim import network
+from hasim.dist import Distribution, as_distribution
+from hasim.errors import check_choice, check_int, check_positive, config_error
+from hasim.metrics.recorder import ERROR, OK, REJECTED
+from hasim.node import DOWN, Forwarder, Node, Reply, Service, _fault_models
+from hasim.replication.checker import Check, lost_writes
+from hasim.replication.history import WRITE, answer, operation
+from hasim.replication.store import VERSION_BYTES, ReplicatedService, VersionedStore
+from hasim.sim import Simulation
+
+__all__ = ["PrimaryBackup", "Replica", "DataLoss", "PRIMARY", "BACKUP", "MODES"]
+
+PRIMARY = "primary"
+BACKUP = "backup"
+SYNC, ASYNC, SEMI_SYNC = "sync", "async", "semi-sync"
+MODES = (SYNC, ASYNC, SEMI_SYNC)
+
+_EPS = 1e-9  # tolerance on timer deadlines (the clock adds delays in floating point)
+# A primary keeps at most twice this many log entries; a backup further behind gets a snapshot.
+_LOG_KEEP = 10_000
+_KEY_BYTES = 16
+
+
+class _Pipe:
+    """A primary's replication stream to one backup: one message in flight at a time."""
+
+    __slots__ = ("backup", "next", "acked", "snapshot", "seq", "inflight", "scheduled")
+
+    def __init__(self, backup: Replica, lsn: int) -> None:
+        self.backup = backup
+        self.next = lsn + 1  # the first lsn not yet shipped
+        self.acked = 0  # the backup has applied the log up to here
+        self.snapshot = True  # a snapshot goes first
+        self.seq = 0
+        self.inflight = False
+        self.scheduled = False
+
+
+class _Waiting:
+    """A write stored at the primary, waiting for backups before it is acknowledged."""
+
+    __slots__ = ("lsn", "request", "reply", "value", "version")
+
+    def __init__(self, lsn: int, request: Any, reply: Reply, value: Any, version: int) -> None:
+        self.lsn = lsn
+        self.request = request
+        self.reply = reply
+        self.value = value
+        self.version = version
+
+
+class Replica(Node, Service):
+    """One replica of a ``PrimaryBackup`` group (made by the group; see the module docstring).
+
+    Attributes:
+        store: its data (durable).
+        role: ``"primary"`` or ``"backup"``: what it believes (durable).
+        epoch: the newest epoch it knows (durable).
+        lsn: the last log entry it holds; ``position`` is ``(epoch of that log, lsn)``.
+        written_at: when the primary wrote the last entry it holds.
+    """
+
+    def __init__(self, group: PrimaryBackup, name: str, zone: str | None, failures: Any) -> None:
+        super().__init__(group.sim, name, zone=zone, failures=failures)
+        self.group = group
+        self.store = VersionedStore(record_bytes=group.record_bytes, keep_log=True)
+        self.role = BACKUP
+        self.epoch = 0
+        self.log_epoch = 0
+        self.lsn = 0
+        self.written_at = 0.0
+        self.lease_until = -math.inf
+        #: The backups the manager last said were live (the sync primary waits for these).
+        self.live: frozenset[str] = frozenset()
+        self._gen = 0  # bumped at every crash and role change: stale timers and acks do nothing
+        self._pipes: dict[str, _Pipe] = {}
+        self._log: list[tuple[int, Any, int, Any, float]] = []  # (lsn, key, version, value, t)
+        self._base = 0  # the lsn before _log[0]
+        self._jobs: dict[tuple[Any, Reply], None] = {}
+        self._waiting: list[_Waiting] = []
+        self.on_change(self._changed)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """``(epoch, lsn)`` of the log it holds: what promotion compares."""
+        return (self.log_epoch, self.lsn)
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._net = network.get(self.sim)
+        self._to_manager = self._net.path(self.name, self.group.name)
+        self._draw = self.sim.sampler(self.group.service_time, self.name, "service")
+        self._lag = self.sim.sampler(self.group.replication_lag, self.name, "lag")
+        self.sim.call_later(0.0, self._tick)
+        if self.role == PRIMARY:
+            self._lease(0.0)
+            self._start_pipes()
+
+    def _send(self, dst: Replica, fn: Any, msg: Any, size: float = 0.0) -> None:
+        self._net.path(self.name, dst.name).send(fn, msg, size=size)
+
+    # -- heartbeats, roles, lease ----------------------------------------------------------
+
+    def _tick(self, _: Any = None) -> None:
+        if self.state != DOWN:
+            beat = (self, self.role, self.epoch, self.position, self.written_at, self.env._now)
+            self._to_manager.send(self.group._on_heartbeat, beat)
+        self.sim.call_later(self.group.heartbeat, self._tick)
+
+    def _set_role(self, role: str, why: str) -> None:
+        self._gen += 1
+        self.role = role
+        self.group.roles.append((self.env._now, self.name, role, why))
+        if role == PRIMARY:
+            self.log_epoch = self.epoch
+            self._start_pipes()
+            return
+        self.lease_until = -math.inf
+        self._pipes = {}
+        self._fail_waiting()
+
+    def _on_promote(self, msg: tuple[int, float, frozenset[str]]) -> None:
+        epoch, granted, live = msg
+        if self.state == DOWN or (self.group.fencing and epoch < self.epoch):
+            return
+        if self.role != PRIMARY or self.epoch != epoch:
+            self.epoch = epoch
+            self._set_role(PRIMARY, "promoted")
+        self._on_lease(msg)
+
+    def _on_demote(self, epoch: int) -> None:
+        if self.state == DOWN or (self.group.fencing and epoch < self.epoch):
+            return
+        self.epoch = max(self.epoch, epoch)
+        if self.role == PRIMARY:
+            self._set_role(BACKUP, "demoted")
+
+    def _on_lease(self, msg: tuple[int, float, frozenset[str]]) -> None:
+        epoch, granted, live = msg
+        if self.state == DOWN or self.role != PRIMARY or epoch != self.epoch:
+            return
+        self._lease(granted)
+        self.live = live
+        self._check_waiting()
+
+    def _lease(self, granted: float) -> None:
+        until = granted + self.group.timeout
+        if until > self.lease_until:
+            self.lease_until = until
+            if self.group.fencing:
+                self.sim.call_later(until - self.env._now, self._lease_check, self._gen)
+
+    def _lease_check(self, gen: int) -> None:
+        if gen == self._gen and self.role == PRIMARY and self.env._now >= self.lease_until - _EPS:
+            self._set_role(BACKUP, "lease expired")
+
+    def accepts(self) -> bool:
+        """Whether it takes operations now: up, primary and (with fencing) holding a lease."""
+        if self.state == DOWN or self.role != PRIMARY:
+            return False
+        return not self.group.fencing or self.env._now < self.lease_until
+
+    # -- client operations -------------------------------------------------------------------
+
+    def submit(self, request: Any, reply: Reply) -> None:
+        """Serve ``request`` if it is the primary; else ``error`` (down) or ``rejected``."""
+        if self.state == DOWN:
+            reply(request, ERROR, self.name)
+        elif not self.accepts():
+            reply(request, REJECTED, self.name)
+        else:
+            job = (request, reply)
+            self._jobs[job] = None
+            self.sim.call_later(self._draw() * self.slowdown, self._serve, job)
+
+    def _serve(self, job: tuple[Any, Reply]) -> None:
+        if job not in self._jobs:  # ended by a crash
+            return
+        del self._jobs[job]
+        request, reply = job
+        if not self.accepts():
+            reply(request, REJECTED, self.name)
+            return
+        op = operation(request)
+        if op.kind != WRITE:
+            version, value = self.store.get(op.key)
+            answer(request, value, version)
+            reply(request, OK, self.name)
+            return
+        group, now = self.group, self.env._now
+        version = self.store.write(op.key, op.value)
+        self.lsn += 1
+        self.written_at = now
+        self._log.append((self.lsn, op.key, version, op.value, now))
+        if len(self._log) > 2 * _LOG_KEEP:  # bound the memory of long runs
+            del self._log[:_LOG_KEEP]
+            self._base += _LOG_KEEP
+        if group._believed is not self:  # an observer's count (split brain), not a decision
+            group.split_brain_writes += 1
+        if group.mode == ASYNC:
+            answer(request, op.value, version)
+            reply(request, OK, self.name)
+        else:
+            self._waiting.append(_Waiting(self.lsn, request, reply, op.value, version))
+            self._check_waiting()
+        for pipe in self._pipes.values():
+            self._kick(pipe)
+
+    def _check_waiting(self) -> None:
+        if not self._waiting:
+            return
+        pipes = self._pipes.values()
+        if self.group.mode == SYNC:
+            live = [p.acked for p in pipes if p.backup.name in self.live]
+            floor = min(live, default=math.inf) if len(live) >= self.group.acks else 0
+        else:
+            acked = sorted((p.acked for p in pipes), reverse=True)
+            k = self.group.acks
+            floor = acked[k - 1] if len(acked) >= k else 0
+        waiting = self._waiting
+        i = 0
+        while i < len(waiting) and waiting[i].lsn <= floor:
+            w = waiting[i]
+            answer(w.request, w.value, w.version)
+            w.reply(w.request, OK, self.name)
+            i += 1
+        del waiting[:i]
+
+    def _fail_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for w in waiting:
+            w.reply(w.request, ERROR, self.name)
+
+    # -- shipping the log ----------------------------------------------------------------------
+
+    def _start_pipes(self) -> None:
+        self._base = self.lsn
+        self._log = []
+        self.live = frozenset(r.name for r in self.group.replicas if r is not self)
+        self._pipes = {r.name: _Pipe(r, self.lsn) for r in self.group.replicas if r is not self}
+        for pipe in self._pipes.values():
+            self._ship(pipe)
+
+    def _kick(self, pipe: _Pipe) -> None:
+        if pipe.inflight or pipe.scheduled or (not pipe.snapshot and pipe.next > self.lsn):
+            return
+        if self.group.mode == ASYNC and not pipe.snapshot:
+            pipe.scheduled = True
+            self.sim.call_later(self._lag(), self._ship_later, (pipe, self._gen))
+        else:
+            self._ship(pipe)
+
+    def _ship_later(self, item: tuple[_Pipe, int]) -> None:
+        pipe, gen = item
+        if gen == self._gen:
+            pipe.scheduled = False
+            self._ship(pipe)
+
+    def _ship(self, pipe: _Pipe) -> None:
+        if pipe.next <= self._base:  # what it needs next was trimmed from the log
+            pipe.snapshot = True
+        pipe.seq += 1
+        pipe.inflight = True
+        if pipe.snapshot:
+            payload: Any = (self.store.snapshot(), self.lsn, self.written_at)
+            size = self.store.size_bytes(_KEY_BYTES)
+        else:
+            payload = self._log[pipe.next - self._base - 1 :]
+            size = len(payload) * (_KEY_BYTES + VERSION_BYTES + self.store.record_bytes)
+        msg = (self, self._gen, pipe.seq, self.epoch, pipe.snapshot, payload)
+        self._send(pipe.backup, pipe.backup._on_replicate, msg, size)
+        self.sim.call_later(self.group.timeout, self._resend, (pipe, pipe.seq, self._gen))
+
+    def _resend(self, item: tuple[_Pipe, int, int]) -> None:
+        pipe, seq, gen = item
+        if gen == self._gen and pipe.seq == seq and pipe.inflight:
+            self._ship(pipe)
+
+    def _on_replicate(self, msg: tuple[Replica, int, int, int, bool, Any]) -> None:
+        primary, gen, seq, epoch, snapshot, payload = msg
+        if self.state == DOWN:
+            return
+        fencing = self.group.fencing
+        if self.role == PRIMARY and fencing and epoch > self.epoch:
+            self.epoch = epoch
+            self._set_role(BACKUP, "fenced")
+        if self.role == PRIMARY or (fencing and epoch < self.epoch):
+            self._send(primary, primary._on_nack, (self, gen, seq, self.epoch))
+            return
+        self.epoch = max(self.epoch, epoch)
+        self.log_epoch = epoch
+        if snapshot:
+            data, self.lsn, self.written_at = payload
+            self.store.restore(data)
+        elif payload:
+            for _, key, version, value, _ in payload:
+                self.store.apply(key, version, value)
+            self.lsn, self.written_at = payload[-1][0], payload[-1][4]
+        self._send(primary, primary._on_ack, (self, gen, seq, self.lsn))
+
+    def _on_ack(self, msg: tuple[Replica, int, int, int]) -> None:
+        backup, gen, seq, lsn = msg
+        pipe = self._pipes.get(backup.name)
+        if self.state == DOWN or gen != self._gen or pipe is None or seq != pipe.seq:
+            return
+        pipe.inflight = False
+        pipe.snapshot = False
+        pipe.acked = lsn
+        pipe.next = lsn + 1
+        self._check_waiting()
+        self._kick(pipe)
+
+    def _on_nack(self, msg: tuple[Replica, int, int, int]) -> None:
+        backup, gen, seq, epoch = msg
+        if self.state == DOWN or gen != self._gen:
+            return
+        if self.group.fencing and epoch > self.epoch:
+            self.epoch = epoch
+            self._set_role(BACKUP, "fenced")
+        # Otherwise the backup believes it is primary itself: the resend timer tries again.
+
+    # -- crash and recovery ---------------------------------------------------------------------
+
+    def _crashed(self) -> None:
+        self._gen += 1
+        self.lease_until = -math.inf
+        self._pipes = {}
+        jobs = list(self._jobs)
+        self._jobs.clear()
+        for request, reply in jobs:
+            reply(request, ERROR, self.name)
+        self._fail_waiting()
+
+    def _changed(self, node: Node, old: str, new: str) -> None:
+        if old == DOWN and new != DOWN and self.role == PRIMARY:
+            if self.group.fencing:  # the lease did not survive the crash
+                self._set_role(BACKUP, "lease expired")
+            else:
+                self._start_pipes()
+
+
+class _View:
+    """The manager's view of one replica."""
+
+    __slots__ = ("replica", "name", "up_hop", "down_hop", "due", "suspected", "position", "at")
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.name = replica.name
+        self.up_hop: Any = None
+        self.down_hop: Any = None
+        self.due = 0.0
+        self.suspected = False
+        self.position = replica.position
+        self.at = 0.0  # the write time of the last entry it reported
+
+
+@dataclass(frozen=True)
+class DataLoss:
+    """Acknowledged writes lost, and the RPO of each failover (``PrimaryBackup.data_loss``).
+
+    Attributes:
+        lost: acknowledged writes missing from the final primary's store.
+        acknowledged: writes acknowledged ``ok``.
+        failovers: promotions.
+        rpo: per promotion, seconds from the write time of the newest entry the promoted
+            replica held to the acknowledgement of the newest lost write attributed to it
+            (0 when it lost none). A lost write is attributed to the first promotion at or
+            after its acknowledgement, else (split brain) to the last one.
+        max_rpo: the largest of ``rpo`` (0 without failovers).
+        check: the ``lost_writes`` check itself (its violations name the writes).
+    """
+
+    lost: int
+    acknowledged: int
+    failovers: int
+    rpo: tuple[float, ...]
+    max_rpo: float
+    check: Check
+
+
+class PrimaryBackup(Forwarder, ReplicatedService):
+    """A primary-backup group behind a manager with a heartbeat failure detector.
+
+    Args:
+        sim: the Simulation.
+        name: the manager's name (clients send requests there).
+        replicas: how many replicas (an integer >= 2, named ``"<name>0"``...), or their names.
+            The first starts as primary (epoch 1).
+        mode: ``"sync"``, ``"async"`` or ``"semi-sync"``.
+        acks: semi-sync: how many backups must apply a write before it is acknowledged;
+            sync: the fewest live backups it waits for (0: it may acknowledge alone).
+        replication_lag: async: the delay before a batch of the log is shipped (a
+            Distribution, seconds or ``"100ms"``; stream ``(replica, "lag")``).
+        service_time: time one operation takes at the primary.
+        heartbeat: seconds between two heartbeats of a replica (> 0).
+        timeout: silence after which the manager suspects a replica, the lease, and the wait
+            before a replication message is sent again (> 0).
+        promotion_delay: time from suspecting the primary to promoting (stream
+            ``(name, "promotion")``).
+        fencing: epochs and leases (see the module docstring), or neither.
+        record_bytes: the size of one value, for message sizes.
+        zone: the replicas' zone: a name, a list of names cycled over them, or None.
+        failures: a fault model every replica gets (each draws its own times), or None.
+
+    Attributes:
+        replicas: the Replica nodes, in order.
+        epoch: the manager's epoch (grows by one per promotion).
+        failovers: promotions done.
+        records: one dict per failover attempt: ``old``, ``new``, ``suspected``, ``promoted``
+            (times), ``epoch``, ``position`` and ``written_at`` (the new primary's, as last
+            heard), ``positions`` (every candidate's), ``outcome`` (``"promoted"`` or
+            ``"cancelled"``).
+        roles: ``(time, replica, role, why)`` for every role change a replica made.
+        split_brain_writes: writes performed by a replica the manager did not take for primary.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        *,
+        replicas: int | Sequence[str] = 3,
+        mode: str = SYNC,
+        acks: int = 1,
+        replication_lag: Distribution | float | str = 0.0,
+        service_time: Distribution | float | str = 0.0,
+        heartbeat: float = 0.1,
+        timeout: float = 0.3,
+        promotion_delay: Distribution | float | str = 0.0,
+        fencing: bool = True,
+        record_bytes: int = 1024,
+        zone: str | Sequence[str] | None = None,
+        failures: Any = None,
+    ) -> None:
+        owner = f"PrimaryBackup {name!r}"
+        if isinstance(replicas, int) and not isinstance(replicas, bool):
+            names = [f"{name}{i}" for i in range(check_int(owner, "replicas", replicas, minimum=2))]
+        elif (
+            isinstance(replicas, (list, tuple))
+            and len(replicas) >= 2
+            and all(isinstance(n, str) and n and n != name for n in replicas)
+            and len(set(replicas)) == len(replicas)
+        ):
+            names = list(replicas)
+        else:
+            allowed = "an integer >= 2 or a list of >= 2 distinct names (not the group's)"
+            raise config_error(owner, "replicas", allowed, replicas)
+        self.mode = check_choice(owner, "mode", mode, MODES)
+        self.acks = check_int(owner, "acks", acks, minimum=0)
+        low = 0 if mode == SYNC else 1
+        if not low <= self.acks <= len(names) - 1:
+            allowed = f"an integer in [{low}, {len(names) - 1}] (the backups)"
+            raise config_error(owner, "acks", allowed, acks)
+        self.replication_lag = as_distribution(replication_lag, owner, "replication_lag")
+        self.service_time = as_distribution(service_time, owner, "service_time")
+        self.heartbeat = check_positive(owner, "heartbeat", heartbeat)
+        self.timeout = check_positive(owner, "timeout", timeout)
+        self.promotion_delay = as_distribution(promotion_delay, owner, "promotion_delay")
+        if not isinstance(fencing, bool):
+            raise config_error(owner, "fencing", "True or False", fencing)
+        self.fencing = fencing
+        self.record_bytes = check_int(owner, "record_bytes", record_bytes, minimum=0)
+        zones = [zone] if zone is None or isinstance(zone, str) else list(zone)
+        if not zones or not all(z is None or (isinstance(z, str) and z) for z in zones):
+            raise config_error(owner, "zone", "a zone name, a list of them or None", zone)
+        _fault_models(owner, sim, failures)  # checked before anything is registered
+        super().__init__(sim, name)
+        self.epoch = 1
+        self.failovers = 0
+        self.records: list[dict[str, Any]] = []
+        self.roles: list[tuple[float, str, str, str]] = [(0.0, names[0], PRIMARY, "initial")]
+        self.split_brain_writes = 0
+        self.replicas = [
+            Replica(self, n, zones[i % len(zones)], failures) for i, n in enumerate(names)
+        ]
+        first = self.replicas[0]
+        first.role = PRIMARY
+        for r in self.replicas:
+            r.epoch = r.log_epoch = 1
+        self._views = {r.name: _View(r) for r in self.replicas}
+        self._believed = first
+        self._pending: dict[str, Any] | None = None
+        self._delay = sim.sampler(self.promotion_delay, name, "promotion", batch=64)
+
+    # -- what users and tests read ---------------------------------------------------------
+
+    def replica(self, name: str) -> Replica:
+        """The group's replica called ``name`` (a Service: a client may target it directly)."""
+        view = self._views.get(name)
+        if view is None:
+            raise config_error(self.label, "replica", f"one of {list(self._views)}", name)
+        return view.replica
+
+    @property
+    def primary(self) -> Replica:
+        """The replica the manager believes primary."""
+        return self._believed
+
+    @property
+    def up(self) -> bool:
+        """Whether the replica the manager believes primary takes operations (truth)."""
+        return self._believed.accepts()
+
+    def final_state(self) -> VersionedStore:
+        """The store of the replica the manager believes primary."""
+        return self._believed.store
+
+    def data_loss(self, history: Any) -> DataLoss:
+        """Acknowledged writes lost (checked against ``final_state()``) and RPO per failover."""
+        check = lost_writes(history, self.final_state())
+        ops = list(getattr(history, "operations", history))
+        by_id = {op.id: op for op in ops}
+        acknowledged = sum(1 for op in ops if op.kind == WRITE and op.ok)
+        promotions = [r for r in self.records if r["outcome"] == "promoted"]
+        newest = [None] * len(promotions)
+        for v in check.violations:
+            done = by_id[v.ops[0]].completed
+            i = next(
+                (j for j, r in enumerate(promotions) if r["promoted"] >= done),
+                len(promotions) - 1,
+            )
+            if i >= 0 and (newest[i] is None or done > newest[i]):
+                newest[i] = done
+        rpo = tuple(
+            0.0 if t is None else max(0.0, t - r["written_at"])
+            for t, r in zip(newest, promotions, strict=True)
+        )
+        return DataLoss(
+            len(check.violations), acknowledged, len(promotions), rpo, max(rpo, default=0.0), check
+        )
+
+    def split_brain_time(
+        self, result: Any = None, *, start: float = 0.0, end: float | None = None
+    ) -> float:
+        """Seconds in which two or more up replicas believed they were primary.
+
+        Args:
+            result: a RunResult; its window ``[warmup, until]`` is used.
+            start: without a result, the start of the window.
+            end: without a result, the end of the window (default: now).
+        """
+        if result is not None:
+            start, end = result.warmup, result.until
+        elif end is None:
+            end = self.sim.now
+        names = set(self._views)
+        states = [(t, n, "state", s) for t, n, s in self.sim.recorder.state_log if n in names]
+        roles = [(t, n, "role", r) for t, n, r, _ in self.roles]
+        up = dict.fromkeys(names, True)
+        role = dict.fromkeys(names, BACKUP)
+        total, since = 0.0, None
+        for t, n, kind, value in heapq.merge(states, roles, key=lambda e: e[0]):
+            if t > end:
+                break
+            if kind == "state":
+                up[n] = value != DOWN
+            else:
+                role[n] = value
+            both = sum(up[x] and role[x] == PRIMARY for x in names) >= 2
+            if both and since is None:
+                since = t
+            elif not both and since is not None:
+                total += max(0.0, min(t, end) - max(since, start))
+                since = None
+        if since is not None:
+            total += max(0.0, end - max(since, start))
+        return total
+
+    # -- failure detector ------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        net = network.get(self.sim)
+        for v in self._views.values():
+            v.up_hop = net.path(v.name, self.name)
+            v.down_hop = net.path(self.name, v.name)
+            v.due = self.timeout
+            self.sim.call_later(self.timeout, self._watch, v)
+
+    def _live(self) -> frozenset[str]:
+        return frozenset(
+            n for n, v in self._views.items() if not v.suspected and v is not self._view_of_primary
+        )
+
+    @property
+    def _view_of_primary(self) -> _View:
+        return self._views[self._believed.name]
+
+    def _on_heartbeat(self, beat: tuple[Replica, str, int, tuple[int, int], float, float]) -> None:
+        replica, role, epoch, position, written_at, sent = beat
+        v = self._views[replica.name]
+        v.due = self.env._now + self.timeout
+        v.position, v.at = position, written_at
+        if v.suspected:
+            v.suspected = False
+            self.sim.detected(self.name, v.name, True)
+        if replica is self._believed:
+            if role != PRIMARY or epoch != self.epoch:
+                v.down_hop.send(replica._on_promote, (self.epoch, sent, self._live()))
+            else:
+                v.down_hop.send(replica._on_lease, (self.epoch, sent, self._live()))
+        elif role == PRIMARY:
+            v.down_hop.send(replica._on_demote, self.epoch)
+
+    def _watch(self, v: _View) -> None:
+        now = self.env._now
+        if now < v.due - _EPS:  # heard meanwhile
+            self.sim.call_later(v.due - now, self._watch, v)
+            return
+        if not v.suspected:
+            v.suspected = True
+            self.sim.detected(self.name, v.name, False)
+            if v.replica is self._believed:
+                self._start_failover(v)
+        v.due = now + self.timeout
+        self.sim.call_later(self.timeout, self._watch, v)
+
+    def _start_failover(self, v: _View) -> None:
+        if self._pending is not None:
+            return
+        record = {
+            "old": v.name,
+            "new": None,
+            "suspected": self.env._now,
+            "promoted": None,
+            "epoch": None,
+            "position": None,
+            "written_at": None,
+            "positions": None,
+            "outcome": None,
+        }
+        self.records.append(record)
+        self._pending = record
+        self.sim.call_later(self._delay(), self._promote, record)
+
+    def _promote(self, record: dict[str, Any]) -> None:
+        old = self._view_of_primary
+        if not old.suspected:
+            record["outcome"] = "cancelled"
+            self._pending = None
+            return
+        candidates = [v for v in self._views.values() if v is not old and not v.suspected]
+        if not candidates:  # nobody to promote: try again a heartbeat later
+            self.sim.call_later(self.heartbeat, self._promote, record)
+            return
+        new = max(candidates, key=lambda v: v.position)  # max keeps the first of equals
+        self._pending = None
+        self.epoch += 1
+        self.failovers += 1
+        self._believed = new.replica
+        now = self.env._now
+        record.update(
+            new=new.name,
+            promoted=now,
+            epoch=self.epoch,
+            position=new.position,
+            written_at=new.at,
+            positions={v.name: v.position for v in candidates},
+            outcome="promoted",
+        )
+        new.down_hop.send(new.replica._on_promote, (self.epoch, now, self._live()))
+        old.down_hop.send(old.replica._on_demote, self.epoch)
+        self.sim._state_changed(self.name)
+
+    # -- client traffic ----------------------------------------------------------------------
+
+    def submit(self, request: Any, reply: Reply) -> None:
+        """Forward ``request`` to the replica believed primary, or refuse it."""
+        if self.state == DOWN:
+            reply(request, ERROR, self.name)
+            return
+        v = self._view_of_primary
+        if v.suspected or self._pending is not None:
+            reply(request, REJECTED, self.name)
+            return
+        self._forward(v, v.replica, v.down_hop, v.up_hop, request, reply)
