@@ -67,6 +67,9 @@ from hasim.metrics.result import RunResult, Summary
 from hasim.network import Link, Network
 from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
 from hasim.replication import (
+    Backups,
+    BackupStore,
+    DisasterRecovery,
     History,
     KVWorkload,
     Operation,
@@ -181,6 +184,9 @@ __all__ = [
     "PrimaryBackup",
     "RaftCluster",
     "RaftKV",
+    "BackupStore",
+    "Backups",
+    "DisasterRecovery",
     # results
     "RunResult",
     "Summary",

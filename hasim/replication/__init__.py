@@ -8,6 +8,15 @@ linearizability, one leader per term).
 
 from __future__ import annotations
 
+from hasim.replication.backup import (
+    FULL,
+    INCREMENTAL,
+    Backups,
+    BackupStore,
+    DisasterRecovery,
+    Recovery,
+    Snapshot,
+)
 from hasim.replication.checker import (
     Check,
     HistoryTooLarge,
@@ -73,4 +82,11 @@ __all__ = [
     "RaftCluster",
     "RaftNode",
     "RaftKV",
+    "BackupStore",
+    "Backups",
+    "DisasterRecovery",
+    "Snapshot",
+    "Recovery",
+    "FULL",
+    "INCREMENTAL",
 ]
