@@ -39,6 +39,14 @@ from hasim.replication.history import (
     operation,
 )
 from hasim.replication.primary_backup import DataLoss, PrimaryBackup, Replica
+from hasim.replication.quorum import (
+    QuorumReplica,
+    QuorumStore,
+    k_staleness,
+    operation_availability,
+    stale_probability,
+    t_visibility,
+)
 from hasim.replication.raft import RaftCluster, RaftNode
 from hasim.replication.raft_kv import RaftKV
 from hasim.replication.store import (
@@ -89,4 +97,10 @@ __all__ = [
     "Recovery",
     "FULL",
     "INCREMENTAL",
+    "QuorumStore",
+    "QuorumReplica",
+    "stale_probability",
+    "k_staleness",
+    "t_visibility",
+    "operation_availability",
 ]
