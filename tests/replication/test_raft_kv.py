@@ -9,9 +9,9 @@ from hasim.replication import KVWorkload, checker, operation
 from hasim.replication.raft_kv import RaftKV
 
 
-def _run(seed: int, *, crash_leaders: bool = True, partition: bool = True):
+def _run(seed: int, *, partition: bool = True, loss: float = 0.0):
     sim = hs.Simulation(seed=seed)
-    hs.Network(sim, latency=hs.Exponential(mean=2 * hs.ms))
+    hs.Network(sim, latency=hs.Exponential(mean=2 * hs.ms), loss=loss)
     kv = RaftKV(
         sim, "kv", nodes=5, disk_write="0.5ms", timeout=0.5,
         failures=hs.Failures(ttf=hs.Exponential(mean=20), ttr=hs.Exponential(mean=2)),
@@ -23,12 +23,17 @@ def _run(seed: int, *, crash_leaders: bool = True, partition: bool = True):
     return sim, kv, users, result
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_raft_kv_histories_are_linearizable_and_lose_no_acknowledged_write(seed):
-    """Random node crashes (MTTF 20 s, MTTR 2 s each) and a 2|3 partition: every acknowledged
-    write is in the committed store, each key behaves as one atomic register, no term has two
-    leaders, and the run had failures to survive (several leaders, some failed operations)."""
-    sim, kv, users, result = _run(seed)
+@pytest.mark.parametrize(
+    ("seed", "loss"),
+    [(1, 0.0), (2, 0.0), (3, 0.02), (4, 0.02)]
+    + [pytest.param(s, p, marks=pytest.mark.slow) for s in range(5, 45) for p in (0.0, 0.02)],
+)
+def test_raft_kv_histories_are_linearizable_and_lose_no_acknowledged_write(seed, loss):
+    """Random node crashes (MTTF 20 s, MTTR 2 s each), a 2|3 partition and, in half the runs,
+    2 % message loss: every acknowledged write is in the committed store, each key behaves as
+    one atomic register, reads never go back in time, no term has two leaders, and the run had
+    failures to survive (several terms). 4 runs by default, 80 with ``-m slow``."""
+    sim, kv, users, result = _run(seed, loss=loss)
     history = users.history
     ops = list(history)
     assert sum(op.outcome == hs.OK for op in ops) > 300
