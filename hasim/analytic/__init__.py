@@ -2,7 +2,8 @@
 
 ``queues``: Erlang B and C, M/M/c and M/M/c/K. ``reliability``: availability of a
 repairable component, nines, k-of-n systems with and without shared repair crews,
-and finite birth-death chains.
+and finite birth-death chains. ``staleness``: PBS's chance of a stale read from a
+partial quorum.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hasim.analytic.reliability import (
     nines,
     repair_chain,
 )
+from hasim.analytic.staleness import k_staleness, stale_probability, t_visibility
 
 __all__ = [
     "QueueMetrics",
@@ -33,4 +35,7 @@ __all__ = [
     "birth_death",
     "k_of_n_domains",
     "beta_factor",
+    "stale_probability",
+    "k_staleness",
+    "t_visibility",
 ]

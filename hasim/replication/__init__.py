@@ -13,7 +13,6 @@ from hasim.replication.backup import (
     INCREMENTAL,
     Backups,
     BackupStore,
-    DisasterRecovery,
     Recovery,
     Snapshot,
 )
@@ -27,8 +26,10 @@ from hasim.replication.checker import (
     linearizable,
     lost_writes,
     monotonic_reads,
+    operation_availability,
     stale_reads,
 )
+from hasim.replication.disaster import DisasterRecovery
 from hasim.replication.history import (
     READ,
     WRITE,
@@ -39,14 +40,7 @@ from hasim.replication.history import (
     operation,
 )
 from hasim.replication.primary_backup import DataLoss, PrimaryBackup, Replica
-from hasim.replication.quorum import (
-    QuorumReplica,
-    QuorumStore,
-    k_staleness,
-    operation_availability,
-    stale_probability,
-    t_visibility,
-)
+from hasim.replication.quorum import QuorumReplica, QuorumStore
 from hasim.replication.raft import RaftCluster, RaftNode
 from hasim.replication.raft_kv import RaftKV
 from hasim.replication.store import (
@@ -99,8 +93,5 @@ __all__ = [
     "INCREMENTAL",
     "QuorumStore",
     "QuorumReplica",
-    "stale_probability",
-    "k_staleness",
-    "t_visibility",
     "operation_availability",
 ]

@@ -15,6 +15,9 @@ How operations count (as in Jepsen/Knossos):
 
 Real-time order: operation a precedes b when ``a.completed < b.invoked``
 (strictly; operations that touch at one instant count as concurrent).
+
+Not a check but read off a history the same way: ``operation_availability``,
+the share of operations that ended ``ok``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hasim.errors import HasimError
+from hasim.metrics.recorder import OK
 from hasim.replication.history import READ, WRITE, Operation
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "stale_reads",
     "linearizable",
     "at_most_one_leader_per_term",
+    "operation_availability",
 ]
 
 
@@ -415,3 +420,23 @@ def at_most_one_leader_per_term(log: Iterable[tuple[float, Any, Any]]) -> Check:
             names = ", ".join(f"{name!r} (from {t:.6g} s)" for name, t in who.items())
             violations.append(Violation(f"term {term} has {len(who)} leaders: {names}", (), term))
     return Check("at_most_one_leader_per_term", tuple(violations), len(leaders))
+
+
+def operation_availability(history: Iterable[Operation], *, since: float = 0.0) -> dict:
+    """The share of ok operations by kind (``"read"``, ``"write"``, ``"all"``; NaN if none).
+
+    Every operation invoked at or after ``since`` counts once, with its final outcome;
+    those still in flight (no outcome) are left out.
+    """
+    counts = {READ: [0, 0], WRITE: [0, 0]}
+    for op in getattr(history, "operations", history):
+        if op.invoked < since or op.outcome is None:
+            continue
+        tally = counts[op.kind]
+        tally[0] += op.outcome == OK
+        tally[1] += 1
+    ok = counts[READ][0] + counts[WRITE][0]
+    total = counts[READ][1] + counts[WRITE][1]
+    share = {kind: (a / b if b else math.nan) for kind, (a, b) in counts.items()}
+    share["all"] = ok / total if total else math.nan
+    return share

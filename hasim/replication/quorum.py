@@ -56,23 +56,24 @@ by timeout); a degraded replica serves with its slowdown (stalls and error rates
 modelled here).
 
 Closed forms for partial quorums (Bailis et al., *Probabilistically Bounded Staleness*,
-VLDB 2012) are ``stale_probability``, ``k_staleness`` and ``t_visibility``.
+VLDB 2012) are ``stale_probability``, ``k_staleness`` and ``t_visibility``, in
+``hasim.analytic.staleness``; ``operation_availability`` is in ``hasim.replication.checker``.
+Both are re-exported here for the imports that name this module.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hasim import network
 from hasim.dist import Distribution, Uniform, as_distribution
-from hasim.errors import check_int, check_nonnegative, check_positive, config_error
-from hasim.metrics.recorder import ERROR, OK, REJECTED, TIMEOUT
+from hasim.errors import check_int, check_positive, config_error
+from hasim.metrics.recorder import ERROR, REJECTED, TIMEOUT
 from hasim.node import DOWN, Node, Reply, _fault_models
-from hasim.replication.history import READ, WRITE, Operation, operation
+from hasim.replication.history import WRITE, Operation, operation
 from hasim.replication.store import ReplicatedService, VersionedStore
 from hasim.sim import Simulation
 
@@ -80,10 +81,6 @@ __all__ = [
     "QuorumStore",
     "QuorumReplica",
     "FANOUTS",
-    "stale_probability",
-    "k_staleness",
-    "t_visibility",
-    "operation_availability",
 ]
 
 #: ``fanout`` choices: send to every believed-up candidate, or to exactly W / R of them.
@@ -504,83 +501,3 @@ class QuorumStore(Node, ReplicatedService):
         """Replica name -> how many keys it holds an older version of than ``final_state``."""
         final = self.final_state()
         return {x.name: len(x.store.behind(final)) for x in self.replicas}
-
-
-# -- closed forms (PBS) ---------------------------------------------------------------------
-
-
-def _check_nrw(owner: str, n: int, r: int, w: int) -> None:
-    check_int(owner, "n", n, minimum=1)
-    for param, value in (("r", r), ("w", w)):
-        check_int(owner, param, value, minimum=1)
-        if value > n:
-            raise config_error(owner, param, f"an integer in [1, n={n}]", value)
-
-
-def stale_probability(n: int, r: int, w: int) -> float:
-    """The chance a read quorum of ``r`` misses a write held by exactly ``w`` of ``n`` replicas.
-
-    ``C(n - w, r) / C(n, r)`` (PBS eq. 1): both quorums uniform at random; 0 when r + w > n.
-    """
-    _check_nrw("stale_probability", n, r, w)
-    return math.comb(n - w, r) / math.comb(n, r)
-
-
-def k_staleness(n: int, r: int, w: int, k: int) -> float:
-    """The chance a read is at least ``k`` versions behind: ``stale_probability ** k``.
-
-    PBS's k-staleness for non-expanding partial quorums: each of the last ``k`` writes reached
-    only its own W replicas, chosen independently, and the read returns one of the last ``k``
-    versions unless its R replicas miss all k write quorums. (``1 - k_staleness`` is the
-    probability of reading one of the ``k`` newest versions.)
-    """
-    check_int("k_staleness", "k", k, minimum=0)
-    return stale_probability(n, r, w) ** k
-
-
-def t_visibility(n: int, r: int, w: int, t: float, mean: float, *, fanout: str = "all") -> float:
-    """The chance a read issued ``t`` s after a write was acknowledged misses it.
-
-    The model (PBS's WARS with exponential write propagation): the coordinator sends the write
-    to all ``n`` replicas, each message arriving after an independent exponential delay of mean
-    ``mean``; replies and service take no time, so the write is acknowledged when the W-th
-    replica has it. By memorylessness each of the n - w others gets it an Exp(mean) time after
-    the acknowledgement. The read leaves t later; its messages take Exp(mean) delays too.
-
-    * ``fanout="quorum"``: the read goes to r random replicas:
-      ``C(n-w, r)/C(n, r) * (exp(-t/mean) / 2) ** r``.
-    * ``fanout="all"``: it goes to all n and the first r replies answer; the repliers are a
-      uniform r-set whose delays are the r smallest of n exponentials (Rényi:
-      ``sum_j E_j (r-j+1)/(n-j+1)``), so
-      ``C(n-w, r)/C(n, r) * exp(-r t/mean) * prod_{j=1..r} (n-j+1)/(n+r-2j+2)``.
-    """
-    _check_nrw("t_visibility", n, r, w)
-    t = check_nonnegative("t_visibility", "t", t)
-    mean = check_positive("t_visibility", "mean", mean)
-    if fanout not in FANOUTS:
-        raise config_error("t_visibility", "fanout", '"all" or "quorum"', fanout)
-    p = stale_probability(n, r, w)
-    if fanout == "quorum":
-        return p * (math.exp(-t / mean) / 2.0) ** r
-    factor = math.prod((n - j + 1) / (n + r - 2 * j + 2) for j in range(1, r + 1))
-    return p * math.exp(-r * t / mean) * factor
-
-
-def operation_availability(history: Iterable[Operation], *, since: float = 0.0) -> dict:
-    """The share of ok operations by kind (``"read"``, ``"write"``, ``"all"``; NaN if none).
-
-    Every operation invoked at or after ``since`` counts once, with its final outcome;
-    those still in flight (no outcome) are left out.
-    """
-    counts = {READ: [0, 0], WRITE: [0, 0]}
-    for op in getattr(history, "operations", history):
-        if op.invoked < since or op.outcome is None:
-            continue
-        tally = counts[op.kind]
-        tally[0] += op.outcome == OK
-        tally[1] += 1
-    ok = counts[READ][0] + counts[WRITE][0]
-    total = counts[READ][1] + counts[WRITE][1]
-    share = {kind: (a / b if b else math.nan) for kind, (a, b) in counts.items()}
-    share["all"] = ok / total if total else math.nan
-    return share

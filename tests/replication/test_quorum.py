@@ -7,14 +7,10 @@ import math
 import pytest
 
 import hasim as hs
+from hasim.analytic import k_staleness, stale_probability, t_visibility
 from hasim.replication import KVWorkload, checker
-from hasim.replication.quorum import (
-    QuorumStore,
-    k_staleness,
-    operation_availability,
-    stale_probability,
-    t_visibility,
-)
+from hasim.replication.checker import operation_availability
+from hasim.replication.quorum import FANOUTS, QuorumStore
 
 
 def _run(seed, *, n=3, r=2, w=2, until=30.0, faults=True, chaos=(), rate=200, **store):
@@ -253,3 +249,11 @@ def test_a_crashed_coordinator_answers_error():
     assert {op.outcome for op in down} == {hs.ERROR}
     after = [op for op in users.history if 2.1 < op.invoked < 2.9]
     assert operation_availability(after)["all"] == 1.0
+
+
+def test_the_closed_forms_know_the_store_s_fanouts():
+    """``hasim.analytic.t_visibility`` repeats the store's fanout names (analytic never
+    imports the core): the two lists must agree."""
+    from hasim.analytic import staleness
+
+    assert staleness.FANOUTS == FANOUTS

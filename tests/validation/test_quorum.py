@@ -26,8 +26,9 @@ import pytest
 from scipy import stats as st
 
 import hasim as hs
+from hasim.analytic import k_staleness, t_visibility
 from hasim.replication import KVWorkload, checker
-from hasim.replication.quorum import QuorumStore, k_staleness, t_visibility
+from hasim.replication.quorum import QuorumStore
 
 from .stats import LEVEL, RECORDS
 
