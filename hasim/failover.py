@@ -44,6 +44,7 @@ silent one ``timeout`` later) and restarts a failover if its active is still sus
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from typing import Any
 
 from hasim import network
@@ -53,7 +54,7 @@ from hasim.metrics.recorder import ERROR, REJECTED
 from hasim.node import DOWN, Forwarder, Node, Reply
 from hasim.sim import Simulation
 
-__all__ = ["ActivePassive", "ACTIVE", "STANDBY"]
+__all__ = ["ActivePassive", "ACTIVE", "STANDBY", "split_brain_seconds"]
 
 ACTIVE = "active"
 STANDBY = "standby"
@@ -186,28 +187,7 @@ class ActivePassive(Forwarder):
         elif end is None:
             end = self.sim.now
         names = (self.primary.name, self.standby.name)
-        state_log = [(t, n, "state", s) for t, n, s in self.sim.recorder.state_log if n in names]
-        role_log = [(t, n, "role", r) for t, n, r in self.roles]
-        up = {n: True for n in names}
-        role = {n: STANDBY for n in names}
-        total = 0.0
-        since = None  # start of the current split brain
-        for t, n, kind, value in heapq.merge(state_log, role_log, key=lambda e: e[0]):
-            if t > end:
-                break
-            if kind == "state":
-                up[n] = value != DOWN
-            else:
-                role[n] = value
-            both = all(up[x] and role[x] == ACTIVE for x in names)
-            if both and since is None:
-                since = t
-            elif not both and since is not None:
-                total += max(0.0, min(t, end) - max(since, start))
-                since = None
-        if since is not None:
-            total += max(0.0, end - max(since, start))
-        return total
+        return split_brain_seconds(self.sim, names, self.roles, STANDBY, ACTIVE, start, end)
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -355,3 +335,41 @@ class ActivePassive(Forwarder):
             self._pending["outcome"] = "abandoned"
             self._pending = None
         super()._crashed()  # ends the requests in flight with error
+
+
+def split_brain_seconds(
+    sim: Simulation,
+    names: Iterable[str],
+    roles: Iterable[tuple[float, str, str]],
+    initial: str,
+    leader: str,
+    start: float,
+    end: float,
+) -> float:
+    """Seconds of ``[start, end]`` in which two or more of ``names`` were up and ``leader``.
+
+    ``roles`` is the log ``(time, name, role)`` of the roles the members believed
+    they had (each starts as ``initial``); up and down come from the recorder.
+    """
+    names = set(names)
+    states = [(t, n, "state", s) for t, n, s in sim.recorder.state_log if n in names]
+    changes = [(t, n, "role", r) for t, n, r in roles if n in names]
+    up = dict.fromkeys(names, True)
+    role = dict.fromkeys(names, initial)
+    total, since = 0.0, None  # since: the start of the current split brain
+    for t, n, kind, value in heapq.merge(states, changes, key=lambda e: e[0]):
+        if t > end:
+            break
+        if kind == "state":
+            up[n] = value != DOWN
+        else:
+            role[n] = value
+        split = sum(up[x] and role[x] == leader for x in names) >= 2
+        if split and since is None:
+            since = t
+        elif not split and since is not None:
+            total += max(0.0, min(t, end) - max(since, start))
+            since = None
+    if since is not None:
+        total += max(0.0, end - max(since, start))
+    return total

@@ -75,7 +75,6 @@ is in ``hasim.replication.primary_backup_replica``; its names are re-exported he
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +82,7 @@ from typing import Any
 from hasim import network
 from hasim.dist import Distribution, as_distribution
 from hasim.errors import check_choice, check_int, check_positive, config_error
+from hasim.failover import split_brain_seconds
 from hasim.metrics.recorder import ERROR, REJECTED
 from hasim.node import DOWN, Forwarder, Reply, _fault_models
 from hasim.replication.checker import Check, lost_writes
@@ -308,28 +308,8 @@ class PrimaryBackup(Forwarder, ReplicatedService):
             start, end = result.warmup, result.until
         elif end is None:
             end = self.sim.now
-        names = set(self._views)
-        states = [(t, n, "state", s) for t, n, s in self.sim.recorder.state_log if n in names]
-        roles = [(t, n, "role", r) for t, n, r, _ in self.roles]
-        up = dict.fromkeys(names, True)
-        role = dict.fromkeys(names, BACKUP)
-        total, since = 0.0, None
-        for t, n, kind, value in heapq.merge(states, roles, key=lambda e: e[0]):
-            if t > end:
-                break
-            if kind == "state":
-                up[n] = value != DOWN
-            else:
-                role[n] = value
-            both = sum(up[x] and role[x] == PRIMARY for x in names) >= 2
-            if both and since is None:
-                since = t
-            elif not both and since is not None:
-                total += max(0.0, min(t, end) - max(since, start))
-                since = None
-        if since is not None:
-            total += max(0.0, end - max(since, start))
-        return total
+        roles = [(t, n, r) for t, n, r, _ in self.roles]
+        return split_brain_seconds(self.sim, self._views, roles, BACKUP, PRIMARY, start, end)
 
     # -- failure detector ------------------------------------------------------------------
 
