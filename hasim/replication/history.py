@@ -60,7 +60,8 @@ class Operation:
         request: the id of the client Request that carried it.
     """
 
-    __slots__ = (
+    #: The attributes a row of ``History.to_frame()`` shows, in order.
+    COLUMNS = (
         "id",
         "client",
         "kind",
@@ -72,9 +73,8 @@ class Operation:
         "outcome",
         "responder",
         "request",
-        "_answers",
-        "_settled",
     )
+    __slots__ = (*COLUMNS, "_answers", "_settled")
 
     def __init__(
         self,
@@ -198,19 +198,7 @@ class History:
         """One row per operation (pandas DataFrame), columns as ``Operation``'s attributes."""
         import pandas as pd  # not at import hasim time
 
-        columns = (
-            "id",
-            "client",
-            "kind",
-            "key",
-            "value",
-            "version",
-            "invoked",
-            "completed",
-            "outcome",
-            "responder",
-            "request",
-        )
+        columns = Operation.COLUMNS
         rows = [[getattr(op, c) for c in columns] for op in self.operations]
         return pd.DataFrame(rows, columns=list(columns))
 
