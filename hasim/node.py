@@ -33,7 +33,18 @@ from hasim.sim import _NORMAL, Component, Simulation
 if TYPE_CHECKING:
     import simpy
 
-__all__ = ["UP", "DEGRADED", "DOWN", "STATES", "Node", "Server", "Service", "Reply", "Forwarder"]
+__all__ = [
+    "UP",
+    "DEGRADED",
+    "DOWN",
+    "STATES",
+    "Node",
+    "Server",
+    "Service",
+    "Reply",
+    "Forwarder",
+    "member_zones",
+]
 
 UP = "up"
 DEGRADED = "degraded"
@@ -317,6 +328,14 @@ class Node(Component):
             return
         self._next[key] = at
         self.next_failure_at = min(self._next.values())
+
+
+def member_zones(owner: str, zone: Any) -> list[str | None]:
+    """The zones of a group's members: one zone (or None) for all, or a list cycled over them."""
+    zones = [zone] if zone is None or isinstance(zone, str) else list(zone)
+    if not zones or not all(z is None or (isinstance(z, str) and z) for z in zones):
+        raise config_error(owner, "zone", "a zone name, a list of them or None", zone)
+    return zones
 
 
 def _fault_models(owner: str, sim: Simulation, failures: Any) -> tuple[Any, ...]:

@@ -84,7 +84,7 @@ from hasim.dist import Distribution, as_distribution
 from hasim.errors import check_choice, check_int, check_positive, config_error
 from hasim.failover import split_brain_seconds
 from hasim.metrics.recorder import ERROR, REJECTED
-from hasim.node import DOWN, Forwarder, Reply, _fault_models
+from hasim.node import DOWN, Forwarder, Reply, _fault_models, member_zones
 from hasim.replication.checker import Check, lost_writes
 from hasim.replication.history import WRITE
 from hasim.replication.primary_backup_replica import (
@@ -225,9 +225,7 @@ class PrimaryBackup(Forwarder, ReplicatedService):
             raise config_error(owner, "fencing", "True or False", fencing)
         self.fencing = fencing
         self.record_bytes = check_int(owner, "record_bytes", record_bytes, minimum=0)
-        zones = [zone] if zone is None or isinstance(zone, str) else list(zone)
-        if not zones or not all(z is None or (isinstance(z, str) and z) for z in zones):
-            raise config_error(owner, "zone", "a zone name, a list of them or None", zone)
+        zones = member_zones(owner, zone)
         _fault_models(owner, sim, failures)  # checked before anything is registered
         super().__init__(sim, name)
         self.epoch = 1

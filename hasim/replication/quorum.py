@@ -72,7 +72,7 @@ from hasim import network
 from hasim.dist import Distribution, Uniform, as_distribution
 from hasim.errors import check_int, check_positive, config_error
 from hasim.metrics.recorder import ERROR, REJECTED, TIMEOUT
-from hasim.node import DOWN, Node, Reply, _fault_models
+from hasim.node import DOWN, Node, Reply, _fault_models, member_zones
 from hasim.replication.history import WRITE, Operation, operation
 from hasim.replication.store import ReplicatedService, VersionedStore
 from hasim.sim import Simulation
@@ -327,9 +327,7 @@ class QuorumStore(Node, ReplicatedService):
         self.read_fanout = read_fanout
         self.probe_interval = check_positive(owner, "probe_interval", probe_interval)
         self.vnodes = check_int(owner, "vnodes", vnodes, minimum=1)
-        zones = [zone] if zone is None or isinstance(zone, str) else list(zone)
-        if not zones or not all(z is None or (isinstance(z, str) and z) for z in zones):
-            raise config_error(owner, "zone", "a zone name, a list of them or None", zone)
+        zones = member_zones(owner, zone)
         _fault_models(owner, sim, failures)  # checked before anything is registered
         self.record_bytes = check_int(owner, "record_bytes", record_bytes, minimum=0)
         if not isinstance(keep_log, bool):

@@ -88,7 +88,7 @@ from hasim import network
 from hasim.dist import Deterministic, Distribution, Uniform, as_distribution
 from hasim.errors import check_int, check_positive, config_error
 from hasim.metrics.recorder import ERROR, OK, REJECTED, TIMEOUT
-from hasim.node import DOWN, Node, Reply, Service, _fault_models
+from hasim.node import DOWN, Node, Reply, Service, _fault_models, member_zones
 from hasim.replication.raft_node import CANDIDATE, FOLLOWER, LEADER, Entry, RaftNode
 from hasim.sim import Simulation
 
@@ -169,9 +169,7 @@ class RaftCluster(Node, Service):
         self.disk_write = as_distribution(disk_write, owner, "disk_write")
         self.timeout = check_positive(owner, "timeout", timeout)
         self.batch = check_int(owner, "batch", batch, minimum=1)
-        zones = [zone] if zone is None or isinstance(zone, str) else list(zone)
-        if not zones or not all(z is None or (isinstance(z, str) and z) for z in zones):
-            raise config_error(owner, "zone", "a zone name, a list of them or None", zone)
+        zones = member_zones(owner, zone)
         _fault_models(owner, sim, failures)  # checked before anything is registered
         if apply is not None and not callable(apply):
             raise config_error(owner, "apply", "a callable apply(request, index) or None", apply)
