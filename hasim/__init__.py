@@ -92,6 +92,7 @@ from hasim.resilience import (
 )
 from hasim.scaling import Autoscaler, Group
 from hasim.sim import Component, Simulation
+from hasim.tiers import AppServer
 from hasim.units import (
     day,
     days,
@@ -119,6 +120,7 @@ __all__ = [
     "Component",
     "Node",
     "Server",
+    "AppServer",
     "Service",
     "Network",
     "Link",
