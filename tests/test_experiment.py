@@ -368,6 +368,47 @@ def test_bad_settings_are_refused(kwargs, message):
         hs.Experiment(one_node, **settings)
 
 
+def _stateless(sim):
+    return hs.Server(sim, "web", workers=4, service_time=0.001)
+
+
+def _store(sim):
+    return hs.SingleCopy(sim, "db", workers=4, service_time=0.001)
+
+
+def test_one_open_loop_drives_stores_with_reads_and_writes_and_services_with_requests():
+    """A design holding a replicated store gets a KVWorkload (its requests carry operations,
+    read_share of them reads); a stateless one plain requests. Both answer every request."""
+    exp = hs.Experiment(
+        {"stateless": _stateless, "store": _store},
+        workload={"rate": 50, "timeout": 1.0, "read_share": 0.25, "keys": 5},
+        horizon=60,
+        reps=1,
+        record="requests",
+    )
+    runs = exp.run(executor="serial").runs.set_index("design")
+    assert runs["availability"].tolist() == [1.0, 1.0]
+    sim = hs.Simulation(seed=1)
+    store = _store(sim)
+    exp.workload(sim, store)
+    sim.run(until=60)
+    ops = hs.replication.history_of(sim).to_frame()
+    assert set(ops["key"]) <= set(range(5)) and len(ops) > 2000
+    assert abs((ops["kind"] == "read").mean() - 0.25) < 0.05  # binomial sd 0.01 at n > 2000
+
+
+@pytest.mark.parametrize(
+    ("workload", "message"),
+    [
+        ({"rate": 1, "read_share": 1.5}, r"OpenLoopWorkload: read_share must be a probability"),
+        ({"rate": 1, "keys": 0}, r"OpenLoopWorkload: keys must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_key_value_workload_settings_are_refused(workload, message):
+    with pytest.raises(hs.ConfigError, match=message):
+        hs.Experiment(one_node, workload=workload, horizon="1h")
+
+
 def test_reps_default_and_seeds():
     """Ten replications by default; replication r runs with seed ``seed + r`` at every point."""
     exp = hs.Experiment(one_node, grid={"ttf": [1800.0, 3600.0]}, horizon="1h", seed=40)

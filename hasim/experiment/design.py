@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from hasim.dist import Distribution, as_distribution
-from hasim.errors import ConfigError, check_int, check_positive, config_error
+from hasim.errors import ConfigError, check_int, check_positive, check_probability, config_error
 from hasim.metrics.result import SUMMARY_COLUMNS
 
 __all__ = [
@@ -160,23 +160,48 @@ def _load_module(kind: str, target: str) -> ModuleType:
 
 @dataclass(frozen=True)
 class OpenLoopWorkload:
-    """Poisson arrivals at ``rate`` per second to the model's entry service."""
+    """Poisson arrivals at ``rate`` per second to the model's entry service.
+
+    A design that holds a replicated store (any ``hasim.ReplicatedService``:
+    its requests must carry an operation) gets a ``hasim.KVWorkload`` instead:
+    reads with probability ``read_share`` and writes, over ``keys`` keys
+    chosen uniformly. So one workload drives every design of an experiment,
+    stores and stateless services alike.
+    """
 
     rate: float
     timeout: float | None = None
     name: str = "users"
+    read_share: float = 0.9
+    keys: int = 100
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rate", check_positive("OpenLoopWorkload", "rate", self.rate))
+        owner = "OpenLoopWorkload"
+        object.__setattr__(self, "rate", check_positive(owner, "rate", self.rate))
         if self.timeout is not None:
-            timeout = check_positive("OpenLoopWorkload", "timeout", self.timeout)
-            object.__setattr__(self, "timeout", timeout)
+            object.__setattr__(self, "timeout", check_positive(owner, "timeout", self.timeout))
+        object.__setattr__(
+            self, "read_share", check_probability(owner, "read_share", self.read_share)
+        )
+        object.__setattr__(self, "keys", check_int(owner, "keys", self.keys, minimum=1))
 
     def __call__(self, sim: Any, entry: Any) -> None:
         """Attach the workload to ``entry`` in ``sim``."""
+        from hasim.replication import KVWorkload, ReplicatedService
         from hasim.workload import OpenLoop
 
-        OpenLoop(sim, self.name, target=entry, rate=self.rate, timeout=self.timeout)
+        if any(isinstance(c, ReplicatedService) for c in sim.components.values()):
+            KVWorkload(
+                sim,
+                self.name,
+                target=entry,
+                rate=self.rate,
+                timeout=self.timeout,
+                read_share=self.read_share,
+                keys=self.keys,
+            )
+        else:
+            OpenLoop(sim, self.name, target=entry, rate=self.rate, timeout=self.timeout)
 
 
 @dataclass(frozen=True)
