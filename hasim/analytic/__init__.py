@@ -1,13 +1,18 @@
 """Closed-form results the simulator is checked against.
 
 ``queues``: Erlang B and C, M/M/c and M/M/c/K. ``reliability``: availability of a
-repairable component, nines, k-of-n systems with and without shared repair crews,
-and finite birth-death chains. ``staleness``: PBS's chance of a stale read from a
-partial quorum.
+repairable component, nines, series and parallel structures, k-of-n systems with and
+without shared repair crews, and finite birth-death chains. ``ctmc``: continuous-time
+Markov chains (steady state, failure frequency, mean time to absorption, transient),
+with ready chains for active-passive pairs and k-of-n with limited crews.
+``detection``: health-check detection time and the availability it costs.
+``staleness``: PBS's chance of a stale read from a partial quorum.
 """
 
 from __future__ import annotations
 
+from hasim.analytic.ctmc import CTMC, active_passive_chain, k_of_n_chain
+from hasim.analytic.detection import detection_bounds, detection_time, detection_unavailability
 from hasim.analytic.queues import QueueMetrics, erlang_b, erlang_c, mmc, mmck
 from hasim.analytic.reliability import (
     availability,
@@ -17,7 +22,9 @@ from hasim.analytic.reliability import (
     k_of_n_domains,
     k_of_n_repair,
     nines,
+    parallel,
     repair_chain,
+    series,
 )
 from hasim.analytic.staleness import k_staleness, stale_probability, t_visibility
 
@@ -29,6 +36,8 @@ __all__ = [
     "mmck",
     "availability",
     "nines",
+    "series",
+    "parallel",
     "k_of_n",
     "k_of_n_repair",
     "repair_chain",
@@ -38,4 +47,10 @@ __all__ = [
     "stale_probability",
     "k_staleness",
     "t_visibility",
+    "CTMC",
+    "active_passive_chain",
+    "k_of_n_chain",
+    "detection_time",
+    "detection_bounds",
+    "detection_unavailability",
 ]

@@ -18,6 +18,8 @@ from hasim.errors import check_int, check_positive, check_probability, config_er
 __all__ = [
     "availability",
     "nines",
+    "series",
+    "parallel",
     "k_of_n",
     "birth_death",
     "k_of_n_repair",
@@ -70,6 +72,37 @@ def nines(a: float) -> float:
     # 1 - a is exact for a >= 0.5 (Sterbenz), so no precision is lost where it matters;
     # abs() turns log10(1) = 0.0 into 0.0 rather than -0.0.
     return abs(math.log10(1.0 - a))
+
+
+def series(*availabilities: float) -> float:
+    """Availability of independent components in series (all needed): the product.
+
+    Each component has its own repair crew (independence); with shared crews
+    use ``k_of_n_repair(n, n, ...)`` or a ``CTMC``.
+
+    Example:
+        ``series(0.999, 0.999, 0.9999)``: a balancer, an app server and a database.
+    """
+    values = _check_availabilities("series", availabilities)
+    return float(np.prod(values))
+
+
+def parallel(*availabilities: float) -> float:
+    """Availability of independent redundant components (any one suffices).
+
+    ``1 - prod(1 - a_i)``; own crews, perfect failover (see ``active_passive_chain``
+    for detection, switchover and coverage; ``k_of_n_repair(1, n, ...)`` for shared crews).
+    """
+    values = _check_availabilities("parallel", availabilities)
+    return float(1.0 - np.prod(1.0 - values))
+
+
+def _check_availabilities(owner: str, values: Sequence[float]) -> np.ndarray:
+    if not values:
+        raise config_error(owner, "availabilities", "one or more probabilities", "none")
+    return np.array(
+        [check_probability(owner, f"availabilities[{i}]", a) for i, a in enumerate(values)]
+    )
 
 
 def k_of_n(k: int, n: int, a: float) -> float:

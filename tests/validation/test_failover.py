@@ -29,17 +29,18 @@ F     promotion failed: active down, other up, wait for repair   -> 0 mu, -> BF 
 BF    promotion failed, both down (D)                            -> S1 mu, -> F mu
 ====  =========================================================  ============================
 
-Unavailability = the stationary mass of the D states (``pi Q = 0``, ``sum pi = 1``, solved
-with numpy). Tolerance: ``stats.check`` (99.9 % t-interval over replications, half-width
-below ``plan.rel`` of the theory).
+Unavailability = the stationary mass of the D states: ``hasim.analytic.active_passive_chain``
+builds this chain (``tests/test_analytic_ctmc.py`` checks it against closed forms).
+Tolerance: ``stats.check`` (99.9 % t-interval over replications, half-width below
+``plan.rel`` of the theory).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import hasim as hs
+from hasim.analytic import active_passive_chain
 from hasim.failover import ActivePassive
 
 from .stats import Plan, check, check_conservation, replicate, variants
@@ -58,45 +59,13 @@ PLANS = variants(
     slow=Plan(replications=40, horizon=6e5, warmup=2e3, rel=0.02),
 )
 
-STATES = ["0", "Det", "Sw", "S1", "B2d", "B2", "B", "F", "BF"]
-UP_STATES = {"0", "S1"}
-
-
-def generator(lam: float, mu: float, eta: float, delta: float, c: float) -> np.ndarray:
-    """The generator Q of the chain in the module docstring."""
-    rates = {
-        "0": {"Det": lam, "S1": lam},
-        "Det": {"Sw": eta, "B2d": lam, "0": mu},
-        "Sw": {"S1": delta * c, "F": delta * (1 - c), "B2": lam, "0": mu},
-        "S1": {"0": mu, "B2d": lam},
-        "B2d": {"B2": eta, "S1": mu, "Det": mu},
-        "B2": {"B": delta, "S1": mu, "Sw": mu},
-        "B": {"S1": mu + mu * c, "F": mu * (1 - c)},
-        "F": {"0": mu, "BF": lam},
-        "BF": {"S1": mu, "F": mu},
-    }
-    index = {s: i for i, s in enumerate(STATES)}
-    q = np.zeros((len(STATES), len(STATES)))
-    for src, out in rates.items():
-        for dst, rate in out.items():
-            q[index[src], index[dst]] += rate
-    np.fill_diagonal(q, -q.sum(axis=1))
-    return q
-
-
-def steady_state(q: np.ndarray) -> np.ndarray:
-    """Solve pi Q = 0 with sum(pi) = 1 (least squares on the stacked system)."""
-    a = np.vstack([q.T, np.ones(len(q))])
-    b = np.zeros(len(q) + 1)
-    b[-1] = 1.0
-    return np.linalg.lstsq(a, b, rcond=None)[0]
-
 
 def theory(coverage: float) -> float:
-    """The chain's unavailability for the module's parameters."""
-    q = generator(1 / MTTF, 1 / MTTR, 1 / (TIMEOUT - HEARTBEAT / 2), 1 / PROMOTION, coverage)
-    pi = steady_state(q)
-    return float(sum(p for s, p in zip(STATES, pi, strict=True) if s not in UP_STATES))
+    """The chain's unavailability for the module's parameters (``hasim.analytic``'s chain)."""
+    chain, up = active_passive_chain(
+        MTTF, MTTR, detection=TIMEOUT - HEARTBEAT / 2, switchover=PROMOTION, coverage=coverage
+    )
+    return 1.0 - chain.availability(up)
 
 
 def run_pair(seed: int, plan: Plan, coverage: float) -> float:
@@ -121,16 +90,6 @@ def run_pair(seed: int, plan: Plan, coverage: float) -> float:
     summary = sim.run(until=plan.horizon, warmup=plan.warmup).summary()
     check_conservation(summary)
     return summary["downtime"] / summary["window"]
-
-
-def test_chain_sanity():
-    """Coverage 1 and instant switchover: down only when both are (1 - A)^2-like."""
-    q = generator(0.01, 0.1, 1e6, 1e6, 1.0)
-    pi = steady_state(q)
-    assert np.allclose(pi @ q, 0, atol=1e-9)
-    down = sum(p for s, p in zip(STATES, pi, strict=True) if s not in UP_STATES)
-    # two-unit parallel system with independent repair: U = (lam / (lam + mu))^2
-    assert down == pytest.approx((0.01 / 0.11) ** 2, rel=1e-3)
 
 
 @pytest.mark.parametrize("plan", PLANS)
