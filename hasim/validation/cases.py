@@ -1,0 +1,324 @@
+"""The validation cases: each a simulated quantity and the theory it must match.
+
+A case runs one model per replication (seed ``1, 2, ...``) and returns one number,
+the quantity measured over the replication's window (an unavailability, a mean
+response time, a blocked share, a mean time to detect ...); ``theory()`` is its
+closed form. The suite (``hasim.validation.suite``) runs replications until the
+95 % interval is as narrow as the case's stated precision, and compares.
+
+Each case is checked more thoroughly (bounds, distributions, 99.9 % intervals)
+by a test in ``tests/validation/``; these are the headline numbers a release
+shows, run from an installed hasim by ``hasim validate``.
+
+For availabilities the quantity is the *unavailability* ``1 - A``: a precision of
+1 % of ``A = 0.99`` would allow the whole downtime to be wrong; 1 % of ``1 - A``
+is a real test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+import hasim as hs
+from hasim import analytic
+
+
+@dataclass(frozen=True)
+class Case:
+    """One quantity, its theory, and how to measure it.
+
+    Attributes:
+        name: short unique name (``hasim validate --case`` selects by it).
+        group: what it validates (availability, queues, detection, ...).
+        quantity: what one replication returns.
+        formula: the theory, as a reader would write it.
+        theory: computes the theoretical value.
+        run: ``run(seed, horizon) -> float``, one replication (picklable).
+        horizon: simulated seconds per replication, ``(quick, full)``.
+        rel: the precision to reach, the 95 % half-width relative to the
+            theory, ``(quick, full)``.
+    """
+
+    name: str
+    group: str
+    quantity: str
+    formula: str
+    theory: Callable[[], float]
+    run: Callable[[int, float], float]
+    horizon: tuple[float, float]
+    rel: tuple[float, float]
+
+
+def _window_share_down(sim: hs.Simulation, horizon: float, warmup: float) -> float:
+    summary = sim.run(until=horizon, warmup=warmup).summary()
+    return summary["downtime"] / summary["window"]
+
+
+# -- availability -------------------------------------------------------------------------------
+
+
+def nodes_down(seed: int, horizon: float, *, n: int, k: int, ttf, ttr, crews=None) -> float:
+    """``n`` nodes up while ``k`` are; a crew each, or a shared pool of ``crews``."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    pool = None if crews is None else hs.RepairCrews(sim, "ops", crews=crews)
+    failures = hs.Failures(ttf=ttf, ttr=ttr, crews=pool)
+    nodes = [hs.Node(sim, f"n{i}", failures=failures) for i in range(n)]
+    sim.up_when(lambda: sum(node.up for node in nodes) >= k)
+    return _window_share_down(sim, horizon, warmup=1_000.0)
+
+
+def zones_down(seed: int, horizon: float, *, spread: bool) -> float:
+    """Two servers, up while either is, in two zones or one; zones fail too."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    zone = hs.Failures(ttf=hs.Exponential(mean=1_000.0), ttr=hs.Exponential(mean=50.0))
+    node = hs.Failures(ttf=hs.Exponential(mean=100.0), ttr=hs.Exponential(mean=10.0))
+    hs.Domain(sim, "z0", failures=zone)
+    hs.Domain(sim, "z1", failures=zone)
+    zones = ("z0", "z1") if spread else ("z0", "z0")
+    servers = [hs.Node(sim, f"s{i}", zone=z, failures=node) for i, z in enumerate(zones)]
+    sim.up_when(lambda: any(s.up for s in servers))
+    return _window_share_down(sim, horizon, warmup=1_000.0)
+
+
+def beta_pair_down(seed: int, horizon: float, *, beta: float) -> float:
+    """A 1-of-2 pair whose failures are ``beta`` common (the beta-factor model)."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(ttf=hs.Exponential(mean=100.0), ttr=hs.Exponential(mean=10.0))
+    own, common = failures.split(beta)
+    nodes = [hs.Node(sim, f"n{i}", failures=own) for i in range(2)]
+    hs.Domain(sim, "pair", kind="group", members=nodes, failures=common)
+    sim.up_when(lambda: any(n.up for n in nodes))
+    return _window_share_down(sim, horizon, warmup=1_000.0)
+
+
+def pair_down(seed: int, horizon: float, *, coverage: float) -> float:
+    """An ActivePassive pair (heartbeat 1 s, timeout 1.5 s, promotion ~Exp(10 s))."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(ttf=hs.Exponential(mean=200.0), ttr=hs.Exponential(mean=40.0))
+    members = [hs.Server(sim, name, failures=failures) for name in ("p", "s")]
+    pair = hs.ActivePassive(sim, "ap", primary=members[0], standby=members[1], heartbeat=1.0,
+                            timeout=1.5, promotion_delay=hs.Exponential(mean=10.0),
+                            coverage=coverage, failback="stay", healthy_after=1)  # fmt: skip
+    sim.up_when(lambda: pair.up)
+    return _window_share_down(sim, horizon, warmup=2_000.0)
+
+
+def _pair_theory(coverage: float) -> float:
+    chain, up = analytic.active_passive_chain(
+        200.0, 40.0, detection=1.5 - 0.5, switchover=10.0, coverage=coverage
+    )
+    return 1.0 - chain.availability(up)
+
+
+# -- queues ---------------------------------------------------------------------------------------
+
+
+class _Probe:
+    """Samples a server at Poisson instants (PASTA): P(all busy) and the number in system.
+
+    A pure observer with a generator of its own: the simulation's streams are untouched.
+    """
+
+    def __init__(self, sim: hs.Simulation, server: hs.Server, seed: int, start: float) -> None:
+        self.samples = self.all_busy = self.in_system = 0
+        rng = np.random.default_rng([seed, 0x9B0BE])
+        sim.env.process(self._run(sim.env, server, rng, start))
+
+    def _run(self, env, server, rng, start):
+        while True:
+            for gap in rng.exponential(1.0, 4096).tolist():
+                yield env.timeout(gap)
+                if env.now >= start:
+                    self.samples += 1
+                    self.all_busy += server.busy == server.workers
+                    self.in_system += server.busy + server.queued
+
+
+def queue(seed: int, horizon: float, *, workers, rate, service, queue_limit=None, what="W"):
+    """A ``workers``-server queue fed by Poisson arrivals at ``rate``; one measure of it.
+
+    ``what``: ``"W"`` mean response time, ``"blocked"`` rejected share, ``"wait"``
+    P(an arrival waits) and ``"L"`` mean number in system (both by a PASTA probe).
+    """
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    server = hs.Server(sim, "server", workers=workers, service_time=service,
+                       queue_limit=queue_limit)  # fmt: skip
+    hs.OpenLoop(sim, "users", target=server, rate=rate)
+    warmup = 500.0
+    probe = _Probe(sim, server, seed, warmup) if what in ("wait", "L") else None
+    s = sim.run(until=horizon, warmup=warmup).summary()
+    if what == "W":
+        return s["latency_mean"]
+    if what == "blocked":
+        return s["rejected"] / (s["ok"] + s["failed"])
+    assert probe is not None
+    return (probe.all_busy if what == "wait" else probe.in_system) / probe.samples
+
+
+# -- detection and the network ----------------------------------------------------------------
+
+
+def detection(seed: int, horizon: float, *, interval: float, n: int, latency: float) -> float:
+    """Mean time to detect (``mttd``) the crashes of 8 servers behind a checked balancer.
+
+    TTF ``Uniform(20 I, 40 I)`` makes the crash phase exactly uniform in the probe cycle;
+    TTR ``(N + 1) I``, so every crash is detected before its repair.
+    """
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    if latency:
+        hs.Network(sim, latency=hs.Deterministic(latency))
+    failures = hs.Failures(
+        ttf=hs.Uniform(20 * interval, 40 * interval), ttr=hs.Deterministic((n + 1) * interval)
+    )
+    web = [hs.Server(sim, f"web{i}", failures=failures) for i in range(8)]
+    check = hs.HealthCheck(interval=interval, timeout=0.5 * interval, unhealthy_after=n,
+                           healthy_after=1, jitter=True)  # fmt: skip
+    hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
+    return sim.run(until=horizon, warmup=100.0).summary()["mttd"]
+
+
+def lossy_retries(seed: int, horizon: float, *, loss: float, attempts: int) -> float:
+    """The failed share of requests over a lossy path, with ``attempts`` tries each.
+
+    No latency and an instant server: an attempt fails iff its request or its answer is
+    lost, noticed by the client's 1 s timeout.
+    """
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    hs.Network(sim, loss=loss)
+    server = hs.Server(sim, "web")
+    hs.OpenLoop(sim, "users", target=server, rate=10.0, timeout=1.0,
+                retry=hs.Retry(attempts=attempts, backoff=hs.ConstantBackoff(0.5)))  # fmt: skip
+    s = sim.run(until=horizon, warmup=10.0).summary()
+    return s["failed"] / (s["ok"] + s["failed"])
+
+
+def link_wait(seed: int, horizon: float, *, rho: float) -> float:
+    """Mean time a message spends on a link with bandwidth (queue + transmission): M/D/1."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    hs.Network(sim)
+    hs.Link(sim, "a", "b", bandwidth=1.0)  # 1 byte/s: a message of 1 byte takes 1 s
+    path = sim.network.path("a", "b")
+    gaps = sim.rng("validation", "arrivals")
+    times: list[float] = []
+
+    def arrive(sent: float) -> None:
+        if sent >= 500.0:
+            times.append(sim.now - sent)
+
+    def send(_: object) -> None:
+        path.send(arrive, sim.now, size=1.0)
+        sim.call_later(gaps.exponential(1.0 / rho), send)
+
+    sim.call_later(gaps.exponential(1.0 / rho), send)
+    sim.run(until=horizon)
+    return float(np.mean(times))
+
+
+def _md1(rho: float) -> float:
+    """Pollaczek-Khinchine for M/D/1 with unit service: W = 1 + rho / (2 (1 - rho))."""
+    return 1.0 + rho / (2.0 * (1.0 - rho))
+
+
+# -- the cases --------------------------------------------------------------------------------
+
+MTTF, MTTR = 100.0, 10.0
+_A = MTTF / (MTTF + MTTR)
+_EXP_F, _EXP_R = hs.Exponential(mean=MTTF), hs.Exponential(mean=MTTR)
+_STATE = (2e5, 2e6)  # state-only runs: cheap, so long
+
+
+def _const(value: float) -> Callable[[], float]:
+    return partial(float, value)
+
+
+CASES: tuple[Case, ...] = (
+    Case("uptime-exp", "availability", "1 - A of one node (exponential TTF, TTR)",
+         "MTTR / (MTTF + MTTR)", (lambda: 1 - _A),
+         partial(nodes_down, n=1, k=1, ttf=_EXP_F, ttr=_EXP_R), _STATE, (0.05, 0.01)),
+    Case("uptime-lognormal", "availability", "1 - A, lognormal repair (sigma 1)",
+         "MTTR / (MTTF + MTTR), insensitive", (lambda: 1 - _A),
+         partial(nodes_down, n=1, k=1, ttf=_EXP_F, ttr=hs.LogNormal(mean=MTTR, sigma=1.0)),
+         _STATE, (0.05, 0.01)),
+    Case("uptime-weibull-det", "availability", "1 - A, Weibull(2) TTF, fixed repair",
+         "MTTR / (MTTF + MTTR), insensitive", (lambda: 1 - _A),
+         partial(nodes_down, n=1, k=1, ttf=hs.Weibull(2.0, mean=MTTF), ttr=hs.Deterministic(MTTR)),
+         _STATE, (0.05, 0.01)),
+    Case("2-of-3-own-crews", "availability", "1 - A of 2-of-3, a crew per node",
+         "binomial tail", (lambda: 1 - analytic.k_of_n(2, 3, _A)),
+         partial(nodes_down, n=3, k=2, ttf=_EXP_F, ttr=_EXP_R), _STATE, (0.05, 0.01)),
+    Case("2-of-3-one-crew", "availability", "1 - A of 2-of-3, one shared crew",
+         "birth-death chain", (lambda: 1 - analytic.k_of_n_repair(2, 3, MTTF, MTTR, 1)),
+         partial(nodes_down, n=3, k=2, ttf=_EXP_F, ttr=_EXP_R, crews=1), _STATE, (0.05, 0.01)),
+    Case("zones-spread", "availability", "1 - A of 1-of-2 in two failing zones",
+         "(1 - Az A)^2", (lambda: 1 - analytic.k_of_n_domains(1, [1, 1], _A, 1000 / 1050)),
+         partial(zones_down, spread=True), _STATE, (0.05, 0.01)),
+    Case("zones-single", "availability", "1 - A of 1-of-2 in one failing zone",
+         "1 - Az (1 - (1 - A)^2)",
+         (lambda: 1 - analytic.k_of_n_domains(1, [2], _A, 1000 / 1050)),
+         partial(zones_down, spread=False), _STATE, (0.05, 0.01)),
+    Case("beta-factor-pair", "availability", "1 - A of 1-of-2, 30 % common failures",
+         "beta-factor model", (lambda: 1 - analytic.beta_factor(1, 2, MTTF, MTTR, 0.3)),
+         partial(beta_pair_down, beta=0.3), _STATE, (0.05, 0.01)),
+    Case("active-passive-c1", "failover", "1 - A of an ActivePassive pair, coverage 1",
+         "9-state CTMC", partial(_pair_theory, 1.0), partial(pair_down, coverage=1.0),
+         (3e4, 4e5), (0.10, 0.02)),
+    Case("active-passive-c0.8", "failover", "1 - A of an ActivePassive pair, coverage 0.8",
+         "9-state CTMC", partial(_pair_theory, 0.8), partial(pair_down, coverage=0.8),
+         (3e4, 4e5), (0.10, 0.02)),
+    Case("mm1-W", "queues", "M/M/1 mean response time, rho 0.7 (s)", "1 / (mu - lambda)",
+         (lambda: analytic.mmc(0.7, 1.0, 1).mean_response),
+         partial(queue, workers=1, rate=0.7, service=hs.Exponential(mean=1.0)),
+         (2e4, 3e5), (0.05, 0.01)),
+    Case("mm3-W", "queues", "M/M/3 mean response time, rho 0.8 (s)", "Erlang C",
+         (lambda: analytic.mmc(2.4, 1.0, 3).mean_response),
+         partial(queue, workers=3, rate=2.4, service=hs.Exponential(mean=1.0)),
+         (2e4, 3e5), (0.05, 0.01)),
+    Case("mm3-P(wait)", "queues", "M/M/3 P(an arrival waits), rho 0.8", "Erlang C",
+         partial(analytic.erlang_c, 3, 2.4),
+         partial(queue, workers=3, rate=2.4, service=hs.Exponential(mean=1.0), what="wait"),
+         (1e4, 3e5), (0.05, 0.01)),
+    Case("mm3-L", "queues", "M/M/3 mean number in system, rho 0.8", "Little: lambda W",
+         (lambda: 2.4 * analytic.mmc(2.4, 1.0, 3).mean_response),
+         partial(queue, workers=3, rate=2.4, service=hs.Exponential(mean=1.0), what="L"),
+         (2e4, 3e5), (0.05, 0.01)),
+    Case("mm2k5-blocking", "queues", "M/M/2/5 blocked share, rho 1", "M/M/c/K",
+         (lambda: analytic.mmck(2.0, 1.0, 2, 5).blocking),
+         partial(queue, workers=2, rate=2.0, service=hs.Exponential(mean=1.0), queue_limit=3,
+                 what="blocked"), (1e4, 3e5), (0.05, 0.01)),
+    Case("erlang-b-exp", "queues", "M/M/5/5 blocked share, load 4", "Erlang B",
+         partial(analytic.erlang_b, 5, 4.0),
+         partial(queue, workers=5, rate=4.0, service=hs.Exponential(mean=1.0), queue_limit=0,
+                 what="blocked"), (8e3, 3e5), (0.05, 0.01)),
+    Case("erlang-b-lognormal", "queues", "M/G/5/5 blocked share, lognormal service",
+         "Erlang B, insensitive", partial(analytic.erlang_b, 5, 4.0),
+         partial(queue, workers=5, rate=4.0, service=hs.LogNormal(mean=1.0, sigma=1.0),
+                 queue_limit=0, what="blocked"), (8e3, 3e5), (0.05, 0.01)),
+    Case("erlang-b-deterministic", "queues", "M/D/5/5 blocked share", "Erlang B, insensitive",
+         partial(analytic.erlang_b, 5, 4.0),
+         partial(queue, workers=5, rate=4.0, service=hs.Deterministic(1.0), queue_limit=0,
+                 what="blocked"), (8e3, 3e5), (0.05, 0.01)),
+    Case("detect-I2-N2", "detection", "mean time to detect a crash, I 2 s, N 2 (s)",
+         "(N - 1/2) I", partial(analytic.detection_time, 2.0, 2),
+         partial(detection, interval=2.0, n=2, latency=0.0), (3e3, 4e4), (0.05, 0.01)),
+    Case("detect-I1-N3-d0.1", "detection", "mean time to detect, I 1 s, N 3, latency 0.1 s",
+         "(N - 1/2) I + d", partial(analytic.detection_time, 1.0, 3, latency=0.1),
+         partial(detection, interval=1.0, n=3, latency=0.1), (3e3, 4e4), (0.05, 0.01)),
+    Case("lossy-retries", "network", "failed share, loss 0.2 each way, 3 tries",
+         "(1 - (1 - p)^2)^n", _const((1 - 0.8**2) ** 3),
+         partial(lossy_retries, loss=0.2, attempts=3), (1e3, 3e4), (0.05, 0.01)),
+    Case("md1-link", "network", "time on a link with bandwidth, rho 0.7 (s)",
+         "Pollaczek-Khinchine, M/D/1", partial(_md1, 0.7), partial(link_wait, rho=0.7),
+         (2e4, 3e5), (0.05, 0.01)),
+)  # fmt: skip
+
+
+def case(name: str) -> Case:
+    """The case called ``name``."""
+    for c in CASES:
+        if c.name == name:
+            return c
+    raise KeyError(name)
