@@ -218,6 +218,28 @@ def link_wait(seed: int, horizon: float, *, rho: float) -> float:
     return float(np.mean(times))
 
 
+def quorum_stale(seed: int, horizon: float, *, n: int, r: int, w: int) -> float:
+    """The share of reads that miss the last acknowledged write (``horizon`` trials).
+
+    Each trial writes a fresh key, waits for the acknowledgement, then reads it; writes
+    and reads go to quorums of random replicas (``fanout="quorum"``), no read repair.
+    """
+    from hasim.replication import KVWorkload, QuorumStore, checker
+
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    hs.Network(sim, latency=0.001)
+    kv = QuorumStore(sim, "kv", n=n, r=r, w=w, write_fanout="quorum", read_fanout="quorum",
+                     read_repair=False)  # fmt: skip
+    users = KVWorkload(sim, "users", target=kv, rate=[(0.0, 0.0), (1e12, 1.0)], timeout=10.0)
+    trials = int(horizon)
+    for trial in range(trials):
+        sim.call_later(trial * 0.01, lambda key: users.issue(key, "write"), trial)
+        sim.call_later(trial * 0.01 + 0.005, lambda key: users.issue(key, "read"), trial)
+    sim.run(until=trials * 0.01 + 1.0)
+    reads = checker.stale_reads(users.history).reads
+    return sum(read.behind >= 1 for read in reads) / len(reads)
+
+
 def _md1(rho: float) -> float:
     """Pollaczek-Khinchine for M/D/1 with unit service: W = 1 + rho / (2 (1 - rho))."""
     return 1.0 + rho / (2.0 * (1.0 - rho))
@@ -310,6 +332,12 @@ CASES: tuple[Case, ...] = (
     Case("lossy-retries", "network", "failed share, loss 0.2 each way, 3 tries",
          "(1 - (1 - p)^2)^n", _const((1 - 0.8**2) ** 3),
          partial(lossy_retries, loss=0.2, attempts=3), (1e3, 3e4), (0.05, 0.01)),
+    Case("pbs-N3R1W1", "replication", "share of reads missing the last write, N 3 R 1 W 1",
+         "PBS: C(N-W, R) / C(N, R)", partial(analytic.k_staleness, 3, 1, 1, 1),
+         partial(quorum_stale, n=3, r=1, w=1), (2e3, 2e4), (0.05, 0.01)),
+    Case("pbs-N5R2W2", "replication", "share of reads missing the last write, N 5 R 2 W 2",
+         "PBS: C(N-W, R) / C(N, R)", partial(analytic.k_staleness, 5, 2, 2, 1),
+         partial(quorum_stale, n=5, r=2, w=2), (2e3, 2e4), (0.05, 0.01)),
     Case("md1-link", "network", "time on a link with bandwidth, rho 0.7 (s)",
          "Pollaczek-Khinchine, M/D/1", partial(_md1, 0.7), partial(link_wait, rho=0.7),
          (2e4, 3e5), (0.05, 0.01)),
