@@ -12,7 +12,12 @@ A MODEL is the name of a ready model (``hasim models`` lists them) or a path to
 a model file (``PARAMS`` and ``build(sim, **params)``). Results go to stdout as a
 table, or with ``--json`` as one JSON object per design point; ``--csv FILE``
 writes one row per run and ``--out DIR`` keeps every finished run on disk so an
-interrupted command resumes where it stopped.
+interrupted command resumes where it stopped. ``--plot FILE`` draws the result
+(with ``hasim.plot``; the suffix picks the format: ``.png``, ``.svg``, ``.pdf``, ...):
+``run`` and ``compare`` show each design's availability (uptime with ``--no-traffic``)
+and its 95 % interval, ``compare`` also the paired difference of every design from
+the first; ``sweep`` the availability against the first ``--grid`` parameter, one
+line per design (and per value of the other grid parameters).
 
 ``--chaos FILE`` applies a chaos schedule (``[[fault]]`` tables, see
 ``hasim.chaos``) in every run, or replays a fault history written by
@@ -217,6 +222,12 @@ def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = Fal
     )
     where.add_argument("--json", action="store_true", help="print one JSON object per design point")
     where.add_argument("--csv", metavar="FILE", help="write the runs table (one row per run)")
+    where.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the availability with its 95%% interval per design (sweep: against the "
+        "first --grid parameter) to FILE (.png, .svg, .pdf, ...)",
+    )
     faults = command.add_argument_group("fault injection")
     faults.add_argument(
         "--chaos",
@@ -329,11 +340,13 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"Target: metric must be one of {', '.join(METRICS)}, got {target.metric!r}"
             )
-    for option in ("csv", "faults_out"):
+    for option in ("csv", "faults_out", "plot"):
         path = getattr(args, option, None)
         if path is not None and not Path(path).resolve().parent.is_dir():
             flag = "--" + option.replace("_", "-")
             raise ConfigError(f"{flag}: the folder of {path!r} does not exist")
+    if args.plot is not None:
+        _check_plot_format(args.plot)
     workload = _workload(args, refs)
     if args.chaos is not None:
         workload = _WithChaos.read(args.chaos, workload)
@@ -381,6 +394,8 @@ def _experiment(args: argparse.Namespace) -> int:
             print(_comparison(result, experiment, "uptime" if args.no_traffic else "availability"))
     if args.csv is not None:
         result.to_csv(args.csv)
+    if args.plot is not None:
+        _write_plot(args, result, experiment, tokens)
     if getattr(args, "faults_out", None) is not None:
         _write_faults(experiment, args.faults_out)
     return _report_failures(result, len(result) + len(result.failures), args.out)
@@ -674,6 +689,66 @@ def _comparison(result: Any, experiment: Any, metric: str) -> str:
                 f"(unpaired interval ± {row['unpaired_half_width']:.2g})"
             )
     return "\n".join(lines)
+
+
+def _check_plot_format(path: str) -> None:
+    """Refuse a --plot FILE whose suffix matplotlib cannot write, before anything runs."""
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        allowed = ", ".join(f".{f}" for f in sorted(formats))
+        raise ConfigError(f"--plot: FILE must end in one of {allowed}, got {path!r}")
+
+
+def _write_plot(args: argparse.Namespace, result: Any, experiment: Any, tokens: dict) -> None:
+    """Draw the result with hasim.plot on a Figure of its own (no pyplot, no backend)."""
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    from hasim import plot
+
+    if not len(result):
+        print(f"hasim: no finished runs: {args.plot} not written", file=sys.stderr)
+        return
+    metric = "uptime" if args.no_traffic else "availability"
+    designs = list(experiment.designs)
+    if args.command == "sweep":
+        name = result.grid_names[0]
+        durations = all(_typed_as_duration(t) for t in tokens.get(name, {}).values())
+        fig = Figure(figsize=(8, 5), layout="constrained")
+        plot.availability_curve(
+            result, name, metric, ax=fig.subplots(), x_unit="auto" if durations else None
+        )
+    else:
+        rows = len(result.runs.groupby(["design", *result.grid_columns]))
+        height = max(3.2, 1.9 + 0.42 * rows)
+        finished = set(result.runs["design"])
+        if len(designs) > 1 and finished == set(designs):
+            fig = Figure(figsize=(11, height), layout="constrained")
+            axes = fig.subplots(1, 2, sharey=True)
+            plot.compare(result, metric, ax=axes, baseline=designs[0])
+        else:
+            fig = Figure(figsize=(7.5, height), layout="constrained")
+            plot.compare(result, metric, ax=fig.subplots())
+    fig.suptitle(textwrap.fill(_caption(experiment), 130), fontsize=8)
+    fig.savefig(args.plot, dpi=120)
+    print(f"hasim: wrote the plot to {args.plot}", file=sys.stderr)
+
+
+def _typed_as_duration(token: str) -> bool:
+    """Whether a --grid value was typed as a duration (``20m``), not a number or text."""
+    try:
+        ast.literal_eval(token)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        try:
+            units.parse(token)
+        except ConfigError:
+            return False
+        return True
+    return False
 
 
 def _report_failures(result: Any, total: int, out: str | None) -> int:

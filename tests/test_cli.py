@@ -224,13 +224,33 @@ def test_sweep_runs_every_combination(capsys):
     ]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "single_server"],
+        ["compare", "single_server", "STURDY"],
+        ["sweep", "single_server", "--grid", "mttr=10m,1h"],
+    ],
+)
+def test_plot_writes_a_picture_of_the_result(capsys, tmp_path, sturdy, argv):
+    """--plot FILE: the availability per design (run, compare) or against the grid (sweep)."""
+    path = tmp_path / "result.png"
+    argv = [str(sturdy) if a == "STURDY" else a for a in argv]
+    code, out, err = run_cli(capsys, *argv, *TINY, "--plot", str(path))
+    assert code == 0, err
+    assert f"wrote the plot to {path}" in err
+    assert "availability" in out  # the table is printed as without --plot
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
 # -- errors: one line, exit 2 ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "nope"], "one of the ready models (single_server), got 'nope'"),
+        (["run", "nope"], "a model file or one of the ready models ("),
         (["run", "single_server", "--set", "nope=1"], "PARAMS (mttf, mttr,"),
         (["run", "single_server", "--set", "workers=0"], "workers must be an integer >= 1"),
         (["run", "single_server", "--horizon", "7x"], "argument --horizon: expected a duration"),
@@ -248,6 +268,8 @@ def test_sweep_runs_every_combination(capsys):
         (["sweep", "single_server"], "required: --grid"),
         (["sweep", "single_server", "--grid", "mttr=1h,60m"], "repeats a value"),
         (["sweep", "single_server", "--grid", "x=1", "--set", "x=2"], "both --set and --grid"),
+        (["run", "single_server", "--plot", "a.nope"], "--plot: FILE must end in one of"),
+        (["run", "single_server", "--plot", "no/such/dir/a.png"], "--plot: the folder of"),
         ([], "required: COMMAND"),
     ],
 )
@@ -263,7 +285,16 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
 def test_help_exits_0(capsys):
     code, out, _ = run_cli(capsys, "run", "--help")
     assert code == 0
-    for option in ("--set", "--horizon", "--target", "--dask", "--json", "--csv", "--out"):
+    for option in (
+        "--set",
+        "--horizon",
+        "--target",
+        "--dask",
+        "--json",
+        "--csv",
+        "--out",
+        "--plot",
+    ):
         assert option in out
 
 
@@ -298,7 +329,9 @@ def test_parse_value(text, value):
 def test_models_lists_names_descriptions_and_defaults(capsys, sturdy):
     code, out, _ = run_cli(capsys, "models")
     assert code == 0
-    assert out.startswith("single_server  One server that fails and is repaired")
+    assert "\nsingle_server  One server that fails and is repaired" in "\n" + out
+    code, out, _ = run_cli(capsys, "models", "single_server")
+    assert code == 0 and out.startswith("single_server  One server that fails and is repaired")
     params = {line.split()[0]: line.split()[1] for line in out.splitlines() if line[:4] == "    "}
     assert params["mttf"] == "30d" and params["mttr"] == "20min" and params["workers"] == "8"
     assert params["service_time"] == "5ms" and params["queue_limit"] == "None"
