@@ -353,3 +353,21 @@ def test_the_command_runs_outside_pytest():
         timeout=60,
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_validate_prints_the_cases_and_the_coverage_line(capsys):
+    """Two cheap cases in this process: the table, one verdict line each on stderr, exit 0."""
+    code, out, err = run_cli(
+        capsys, "validate", "--case", "uptime-exp", "--case", "md1-link", "--workers", "1"
+    )
+    assert code == 0
+    assert out.splitlines()[0].startswith("case") and "PASSED: 2 cases" in out
+    assert "uptime-exp: pass" in err and "md1-link: pass" in err
+    code, out, _ = run_cli(capsys, "validate", "--case", "uptime-exp", "--markdown")
+    assert code == 0 and out.startswith("# Validation") and "| uptime-exp |" in out
+
+
+def test_validate_refuses_an_unknown_case(capsys):
+    code, out, err = run_cli(capsys, "validate", "--case", "no-such-case")
+    assert code == 2 and out == ""
+    assert "validate: cases must be names of cases" in err
