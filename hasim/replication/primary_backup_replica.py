@@ -278,7 +278,11 @@ class Replica(Node, Service):
         pipe.seq += 1
         pipe.inflight = True
         if pipe.snapshot:
-            payload: Any = (self.store.snapshot(), self.lsn, self.written_at)
+            payload: Any = (
+                (self.store.snapshot(), self.store.lineage()),
+                self.lsn,
+                self.written_at,
+            )
             size = self.store.size_bytes(_KEY_BYTES)
         else:
             payload = self._log[pipe.next - self._base - 1 :]
@@ -306,8 +310,8 @@ class Replica(Node, Service):
         self.epoch = max(self.epoch, epoch)
         self.log_epoch = epoch
         if snapshot:
-            data, self.lsn, self.written_at = payload
-            self.store.restore(data)
+            (data, lineage), self.lsn, self.written_at = payload
+            self.store.restore(data, lineage)
         elif payload:
             for _, key, version, value, _ in payload:
                 self.store.apply(key, version, value)

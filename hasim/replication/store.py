@@ -108,11 +108,29 @@ class VersionedStore:
         """A copy of the data (a backup, a state transfer)."""
         return dict(self._data)
 
-    def restore(self, snapshot: Mapping[Any, tuple[int, Any]]) -> None:
-        """Replace the data with ``snapshot`` (the log, if kept, restarts from it)."""
+    def lineage(self) -> dict[Any, list[tuple[int, Any]]] | None:
+        """A copy of the log (None without ``keep_log``), to send along with a snapshot."""
+        return None if self._log is None else {k: list(v) for k, v in self._log.items()}
+
+    def restore(
+        self,
+        snapshot: Mapping[Any, tuple[int, Any]],
+        lineage: Mapping[Any, list[tuple[int, Any]]] | None = None,
+    ) -> None:
+        """Replace the data with ``snapshot``.
+
+        The log, if kept, becomes ``lineage`` (the source's log, from ``lineage()``),
+        so a replica re-seeded from a primary still knows every write its data
+        descends from; without one it restarts from the snapshot. The lost-write
+        checker needs the lineage to see a version that a later primary reused.
+        """
         self.clear()
         for key, (version, value) in snapshot.items():
-            self._put(key, version, value)
+            self._data[key] = (version, value)
+        if self._log is not None:
+            if lineage is None:
+                lineage = {key: [entry] for key, entry in snapshot.items()}
+            self._log.update((k, list(v)) for k, v in lineage.items())
 
     def clear(self) -> None:
         """Lose everything (volatile state after a crash), the log too: its lineage restarts."""

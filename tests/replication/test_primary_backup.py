@@ -96,8 +96,11 @@ def test_async_loses_acknowledged_writes_and_more_with_more_lag():
 
     Expected: a crash loses what was acknowledged but not yet shipped, a window of about one
     to two lags (a batch leaves a lag after the previous one is acknowledged), so at ~100
-    writes/s ~5-10 writes per failover at 500 ms against ~0.5-1 at 50 ms; the RPO stays below
-    two lags plus a round trip.
+    writes/s ~5-10 writes per failover at 500 ms against ~0.5-1 at 50 ms. The RPO (from the
+    newest write the promoted replica held to the newest lost one) stays below two lags plus
+    a round trip plus the idle time before the first unshipped write: a batch is scheduled
+    only once there is something to ship (seed 1 at 50 ms: 92 ms without a write, then a
+    write lost 35 ms later: RPO 0.128 s).
     """
     lost, rpo = {}, {}
     for lag in (0.05, 0.5):
@@ -108,7 +111,7 @@ def test_async_loses_acknowledged_writes_and_more_with_more_lag():
             assert loss.failovers >= 8
             lost[lag] += loss.lost
             rpo[lag].extend(loss.rpo)
-            assert loss.max_rpo <= 2 * lag + 0.02
+            assert loss.max_rpo <= 2 * lag + 0.02 + 0.1
     assert lost[0.05] > 0
     assert lost[0.5] > 3 * lost[0.05]
     assert np.mean(rpo[0.5]) > 3 * np.mean(rpo[0.05])
@@ -292,3 +295,34 @@ def test_same_seed_same_failovers_and_losses():
     (_, a, ha, _), (_, b, hb, _) = runs
     assert a.records == b.records and a.roles == b.roles
     assert a.data_loss(ha).rpo == b.data_loss(hb).rpo and a.data_loss(ha).lost > 0
+
+
+def test_writes_lost_at_an_early_failover_are_still_counted_after_later_ones():
+    """Two failovers: every write lost at the first (checked against the new primary right
+    after it) is still reported lost by data_loss() at the end, though backups were re-seeded
+    from snapshots since and later writes reused those versions (the lineage travels with
+    the snapshot)."""
+    sim = hs.Simulation(seed=1)
+    hs.Network(sim, latency=hs.Exponential(mean=1 * hs.ms))
+    g = group(sim, "async", replication_lag=0.5)
+    kv = hs.KVWorkload(sim, "kv", target=g, rate=200, read_share=0.5, keys=50, timeout=1.0)
+
+    def crash(_):
+        victim = g.primary
+        victim.fail("chaos")
+        sim.call_later(1.0, lambda _: victim.recover("chaos"))
+
+    for t in (5.0, 15.0):
+        sim.call_later(t, crash)
+    early = {}
+
+    def check(_):
+        done = [op for op in kv.history if op.ok and op.completed <= 10.0]
+        early["lost"] = {v.ops[0] for v in lost_writes(done, g.primary.store).violations}
+
+    sim.call_later(10.0, check)
+    sim.run(until=25.0)
+    loss = g.data_loss(kv.history)
+    assert loss.failovers == 2 and len(early["lost"]) > 20
+    assert early["lost"] <= {v.ops[0] for v in loss.check.violations}
+    assert loss.lost > len(early["lost"])  # the second failover lost writes too
