@@ -239,3 +239,19 @@ def test_a_request_without_an_operation_is_a_loud_error(sim):
     hs.OpenLoop(sim, "plain", target=db, rate=10)
     with pytest.raises(hs.SimulationError, match=r"carries no Operation \(its key is None\)"):
         sim.run(until=5)
+
+
+def test_a_restore_keeps_the_sources_lineage_when_given_and_restarts_without():
+    from hasim.replication import VersionedStore
+
+    source = VersionedStore(keep_log=True)
+    source.write("k", "a")
+    source.write("k", "b")
+    copy = VersionedStore(keep_log=True)
+    copy.restore(source.snapshot(), source.lineage())
+    assert copy.get("k") == (2, "b") and copy.log("k") == [(1, "a"), (2, "b")]
+    source.write("k", "c")  # the copy's lineage is its own, not a view of the source's
+    assert copy.log("k") == [(1, "a"), (2, "b")]
+    fresh = VersionedStore(keep_log=True)
+    fresh.restore(source.snapshot())
+    assert fresh.log("k") == [(3, "c")]
