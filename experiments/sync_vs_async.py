@@ -17,16 +17,14 @@ differences between modes are paired. Modes: ``sync`` (every live backup, at lea
 applies a write before it is acknowledged), ``semi-sync`` (one backup applies it) and
 ``async`` (acknowledged at once, shipped in batches ``lag`` apart), one design per lag.
 
-Lost writes are counted at every promotion: the writes acknowledged before it that the
-newly promoted primary does not hold (``hasim.replication.lost_writes`` against its
-store, whose log shows reused versions). ``PrimaryBackup.data_loss(history)`` checks the
-final primary only, and every failover re-seeds the backups with a snapshot that drops
-their log, so over many failovers it sees the last few only; its count is kept beside
-ours (column ``lost_final_check``) to show the gap. The RPO of a failover is the time
-from the newest entry the promoted replica held to the acknowledgement of the newest
-write it lost (0 if none), as ``DataLoss.rpo`` defines it. Write latency is client-side,
-issue to acknowledgement, of the writes acknowledged ``ok``; p50 and p99 are per run and
-averaged over runs. Intervals are 95 % Student-t intervals over replications.
+Lost writes are the acknowledged writes missing from the final primary's data or
+overwritten by a reused version (``PrimaryBackup.data_loss(history)``: re-seeding
+snapshots carry their log, so writes lost at every failover are seen). The RPO of a
+failover is the time from the newest entry the promoted replica held to the
+acknowledgement of the newest write it lost (0 if none), as ``DataLoss.rpo`` defines
+it. Write latency is client-side, issue to acknowledgement, of the writes acknowledged
+``ok``; p50 and p99 are per run and averaged over runs. Intervals are 95 % Student-t
+intervals over replications.
 
     python experiments/sync_vs_async.py                  # quick: 15 s of CPU, ~10-35 s on 2 cores
     python experiments/sync_vs_async.py --replications 40 --horizon 300 \\
@@ -56,7 +54,6 @@ import pandas as pd
 import hasim as hs
 from hasim.experiment.executors import runner_for
 from hasim.experiment.stats import mean_ci
-from hasim.replication import lost_writes
 
 #: The group of the replication tests: 3 replicas, 100 ms heartbeats, 300 ms timeout.
 GROUP = {
@@ -117,30 +114,6 @@ def crash_primaries(
     sim.call_later(rng.exponential(every), crash)
 
 
-def audit_promotions(sim: hs.Simulation, group: hs.PrimaryBackup, history, found: dict):
-    """At each promotion, record the acknowledged writes the new primary does not hold.
-
-    Polls every half timeout (promotions are at least a timeout apart); the new primary's
-    log is intact until a later promotion re-seeds it, so a write lost at this failover is
-    caught whether or not the new primary has overwritten its key since. ``found`` maps
-    each lost write's id to the index of the promotion that lost it (the first that found it).
-    """
-    state = {"checked": 0}
-
-    def poll(_):
-        promoted = [r for r in group.records if r["outcome"] == "promoted"]
-        for i in range(state["checked"], len(promoted)):
-            at = promoted[i]["promoted"]
-            ops = [op for op in history.operations if op.ok and op.completed <= at]
-            store = group.replica(promoted[i]["new"]).store
-            for v in lost_writes(ops, store).violations:
-                found.setdefault(v.ops[0], i)
-        state["checked"] = len(promoted)
-        sim.call_later(group.timeout / 2, poll)
-
-    sim.call_later(group.timeout / 2, poll)
-
-
 def make_task(
     design: str,
     mode: str,
@@ -190,27 +163,14 @@ def run_one(task: dict) -> dict:
         sim, "kv", target=group, rate=task["rate"], read_share=READ_SHARE, keys=KEYS, timeout=1.0
     )
     crash_primaries(sim, group, task["every"], task["down"], task["with_backup"])
-    found: dict[int, int] = {}
-    audit_promotions(sim, group, kv.history, found)
     sim.run(until=task["horizon"])
-
-    final = group.data_loss(kv.history)  # the library's check: the final primary only
-    promotions = [r for r in group.records if r["outcome"] == "promoted"]
-    for v in final.check.violations:  # lost after the last audit (none expected)
-        found.setdefault(v.ops[0], len(promotions) - 1)
-    by_id = {op.id: op for op in kv.history.operations}
-    newest = [-math.inf] * len(promotions)
-    for op_id, i in found.items():
-        newest[i] = max(newest[i], by_id[op_id].completed)
-    rpo = [
-        max(0.0, t - r["written_at"]) if t > -math.inf else 0.0
-        for t, r in zip(newest, promotions, strict=True)
-    ]
+    loss = group.data_loss(kv.history)
+    rpo = list(loss.rpo)
 
     writes = [op for op in kv.history.operations if op.kind == "write"]
     acked = np.array([op.completed - op.invoked for op in writes if op.ok])
     answered = sum(op.outcome is not None for op in writes)  # ended: ok, failed or timed out
-    failovers = len(promotions)
+    failovers = loss.failovers
     return {
         "design": task["design"],
         "mode": task["mode"],
@@ -221,9 +181,8 @@ def run_one(task: dict) -> dict:
         "acknowledged": len(acked),
         "write_availability": len(acked) / answered if answered else math.nan,
         "failovers": failovers,
-        "lost": len(found),
-        "lost_per_failover": len(found) / failovers if failovers else math.nan,
-        "lost_final_check": final.lost,
+        "lost": loss.lost,
+        "lost_per_failover": loss.lost / failovers if failovers else math.nan,
         "rpo_mean": float(np.mean(rpo)) if rpo else math.nan,
         "rpo_max": max(rpo, default=math.nan),
         "latency_mean": float(acked.mean()) if len(acked) else math.nan,
@@ -258,7 +217,6 @@ def summarise(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
                 "lost_vs_sync": mean,
                 "lost_vs_sync_lo": mean - half,
                 "lost_vs_sync_hi": mean + half,
-                "lost_final_check": d["lost_final_check"].mean(),
             }
         )
         rows.append(row)
@@ -378,11 +336,6 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     print("\nLost writes per failover, paired with sync on the same crashes (same seeds):")
     for _, r in summary.iloc[1:].iterrows():
         print(f"  {r['design']:<14} {_ci(r, 'lost_vs_sync', 1, 2, sign=True)}")
-    print(
-        "\nLost writes per run: counted at each promotion "
-        f"{runs['lost'].mean():.1f}, by data_loss() on the final primary "
-        f"{runs['lost_final_check'].mean():.1f} (it misses all but the last few failovers)."
-    )
 
     plot(
         summary,

@@ -50,24 +50,10 @@ def test_sync_vs_async_runs_pairs_modes_and_ranks_their_losses(tmp_path, capsys)
     # Waiting for the backups costs latency: sync > semi-sync > async.
     p50 = summary.set_index("design")["latency_p50"]
     assert p50["sync"] > p50["semi-sync"] > p50["async 50 ms"]
-    # The per-promotion count never finds fewer than the final-state check.
-    assert (runs["lost"] >= runs["lost_final_check"]).all()
     settings = json.loads((tmp_path / "sync_vs_async.json").read_text())
     assert settings["seeds"] == [1, 2, 3] and list(settings["designs"]) == designs
     assert_png(tmp_path / "sync_vs_async.png")
     assert "lost writes / failover" in capsys.readouterr().out
-
-
-def test_sync_vs_async_audit_equals_the_final_check_with_one_failover():
-    """With one failover the final primary's log is complete: both counts must agree."""
-    script = load("sync_vs_async")
-    rows = [
-        script.run_one(script.make_task("async", "async", 0.5, 0, seed, horizon=4.5))
-        for seed in range(1, 9)
-    ]
-    single = [r for r in rows if r["failovers"] == 1]
-    assert single and any(r["lost"] > 0 for r in single)
-    assert all(r["lost"] == r["lost_final_check"] for r in single)
 
 
 def test_raft_election_timeout_orders_the_ranges(tmp_path, capsys):
