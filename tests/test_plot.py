@@ -322,3 +322,31 @@ def test_plots_reject_what_is_not_a_run():
         hs.ConfigError, match=r"plot.timeline: result must be a RunResult .*, got 42"
     ):
         hp.timeline(42)
+
+
+def test_a_count_on_the_x_axis_gets_whole_ticks_and_a_theory_at_whole_values():
+    """servers = 1, 2, 3: the closed form is called with integers only (k_of_n refuses 2.5)."""
+    import pandas as pd
+
+    from hasim import analytic
+
+    frame = pd.DataFrame(
+        {
+            "design": ["d"] * 3,
+            "servers": [1, 2, 3],
+            "uptime": [0.9, 0.99, 0.999],
+            "uptime_lo": [0.89, 0.985, 0.998],
+            "uptime_hi": [0.91, 0.995, 0.9995],
+        }
+    )
+    seen = []
+
+    def theory(n):
+        seen.append(n)
+        return analytic.k_of_n(1, n, 0.9)
+
+    ax = hp.availability_curve(frame, x="servers", metric="uptime", theory=theory)
+    assert seen == [1, 2, 3]
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    plt.close(ax.figure)

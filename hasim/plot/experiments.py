@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from hasim.experiment.results import ExperimentResult
 from hasim.plot._common import (
@@ -172,6 +173,8 @@ def availability_curve(
             ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(list(position.values()), [str(v) for v in position])
+    elif all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in position):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel or (f"{x} ({_UNIT_WORDS[unit]})" if unit else x))
     if nines:
         _nines_axis(ax, "y", metric)
@@ -206,7 +209,11 @@ def _theory(
     unknown = [name for name in curves if name and name not in colours]
     if unknown:
         raise _error(fn, "theory", f"a dict keyed by the lines {list(colours)}", unknown)
-    if numeric and len(xs) > 1:
+    integral = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in xs)
+    if numeric and len(xs) > 1 and integral:  # counts (servers, replicas): only whole values
+        at = list(range(int(min(xs)), int(max(xs)) + 1))
+        where = np.array(at, dtype=float) / scale
+    elif numeric and len(xs) > 1:
         lo, hi = float(min(xs)), float(max(xs))
         grid = np.geomspace(lo, hi, 200) if lo > 0 and hi / lo >= 50 else np.linspace(lo, hi, 200)
         at, where = list(grid), grid / scale
