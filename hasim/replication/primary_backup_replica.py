@@ -130,10 +130,11 @@ class Replica(Node, Service):
         if role == PRIMARY:
             self.log_epoch = self.epoch
             self._start_pipes()
-            return
-        self.lease_until = -math.inf
-        self._pipes = {}
-        self._fail_waiting()
+        else:
+            self.lease_until = -math.inf
+            self._pipes = {}
+            self._fail_waiting()
+        self.sim._state_changed(self.group.name)  # the group's ``up`` may have changed
 
     def _on_promote(self, msg: tuple[int, float, frozenset[str]]) -> None:
         epoch, granted, live = msg
@@ -162,7 +163,10 @@ class Replica(Node, Service):
     def _lease(self, granted: float) -> None:
         until = granted + self.group.timeout
         if until > self.lease_until:
+            accepted = self.accepts()
             self.lease_until = until
+            if self.accepts() is not accepted:  # a new lease: the group's ``up`` changed
+                self.sim._state_changed(self.group.name)
             if self.group.fencing:
                 self.sim.call_later(until - self.env._now, self._lease_check, self._gen)
 

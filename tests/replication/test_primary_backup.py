@@ -326,3 +326,19 @@ def test_writes_lost_at_an_early_failover_are_still_counted_after_later_ones():
     assert loss.failovers == 2 and len(early["lost"]) > 20
     assert early["lost"] <= {v.ops[0] for v in loss.check.violations}
     assert loss.lost > len(early["lost"])  # the second failover lost writes too
+
+
+def test_the_groups_up_is_a_structure_predicate_that_follows_promotions():
+    """up_when(lambda: db.up): down at the primary's crash, up again at the promotion (the
+    new primary learns its role by message, a hop after the manager decides)."""
+    sim = hs.Simulation(seed=1)
+    hs.Network(sim, latency=0.001)
+    db = hs.PrimaryBackup(sim, "db", replicas=3, heartbeat=1.0, timeout=3.0)
+    sim.up_when(lambda: db.up)
+    hs.Chaos(sim, [hs.Crash("db0", at=10.5, duration=1000)])
+    timeline = sim.run(until=100).timeline().query("component == 'system'")
+    assert list(timeline["state"]) == ["up", "down", "up"]
+    (promoted,) = [r for r in db.records if r["outcome"] == "promoted"]
+    down = timeline.iloc[1]
+    assert down["start"] == 10.5
+    assert promoted["promoted"] < down["end"] < promoted["promoted"] + 0.01
