@@ -50,7 +50,7 @@ def build(sim: hs.Simulation, **params) -> hs.Server:
     p = {**PARAMS, **params}
     server = hs.Server(
         sim,
-        "web",
+        "web0",
         workers=p["workers"],
         service_time=hs.Exponential(mean=p["service_time"]),
         queue_limit=p["queue_limit"],
