@@ -575,7 +575,7 @@ CLI = ["--horizon", "6h", "--reps", "2", "--rate", "0.5", "--workers", "1", "--j
 def test_the_cli_applies_a_schedule_to_every_run(capsys, tmp_path):
     """``--chaos``: an hour-long crash of the one server costs every run 1/6 of its uptime."""
     schedule = tmp_path / "outage.toml"
-    schedule.write_text(actions_to_toml([hs.Crash("web", at="2h", duration="1h")]))
+    schedule.write_text(actions_to_toml([hs.Crash("web0", at="2h", duration="1h")]))
     args = ["run", "single_server", *CLI, "--set", "mttf=1000d"]
     assert main([*args, "--chaos", str(schedule)]) == 0
     out, _ = capsys.readouterr()
@@ -590,7 +590,7 @@ def test_the_cli_reports_a_bad_schedule_with_its_file_and_line(capsys, tmp_path)
     assert main(["run", "single_server", *CLI, "--chaos", str(schedule)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == (f"hasim: {schedule}:3: no component named 'db' (known: 'web', 'users')\n")
+    assert err == (f"hasim: {schedule}:3: no component named 'db' (known: 'web0', 'users')\n")
 
 
 def test_the_cli_names_the_design_a_schedule_does_not_fit(capsys, tmp_path):
@@ -600,8 +600,8 @@ def test_the_cli_names_the_design_a_schedule_does_not_fit(capsys, tmp_path):
         "def build(sim):\n    return hs.Server(sim, 'api')\n"
     )
     schedule = tmp_path / "s.toml"
-    schedule.write_text(actions_to_toml([hs.Crash("web", at=1)]))
+    schedule.write_text(actions_to_toml([hs.Crash("web0", at=1)]))
     assert main(["compare", "single_server", str(model), *CLI, "--chaos", str(schedule)]) == 2
     _, err = capsys.readouterr()
-    assert err.startswith(f"hasim: {schedule}:1: no component named 'web'")
+    assert err.startswith(f"hasim: {schedule}:1: no component named 'web0'")
     assert err.rstrip().endswith("(in design 'other')")

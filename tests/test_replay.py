@@ -304,7 +304,7 @@ def test_the_cli_writes_a_history_and_replays_it(capsys, tmp_path):
     assert main([*args, "--faults-out", str(path)]) == 0
     first, err = capsys.readouterr()
     history = hs.FaultHistory.from_toml(path)
-    assert len(history) >= 2 and history.replaces == ("web",)
+    assert len(history) >= 2 and history.replaces == ("web0",)
     assert err == f"hasim: wrote the {len(history)} faults of replication 0 (seed 0) to {path}\n"
     assert main([*args, "--chaos", str(path), "--set", "mttf=1h"]) == 0  # random faults off
     again, _ = capsys.readouterr()
@@ -313,9 +313,9 @@ def test_the_cli_writes_a_history_and_replays_it(capsys, tmp_path):
 
 def test_the_cli_says_what_a_replay_on_another_design_skips(capsys, tmp_path):
     history = tmp_path / "faults.toml"
-    hs.FaultHistory((hs.Crash("web", at=60, duration=60), hs.Crash("db", at=60)), ("web",)).to_toml(
-        history
-    )
+    hs.FaultHistory(
+        (hs.Crash("web0", at=60, duration=60), hs.Crash("db", at=60)), ("web0",)
+    ).to_toml(history)
     assert main(["run", "single_server", *CLI, "--chaos", str(history)]) == 0
     _, err = capsys.readouterr()
     assert err == (
