@@ -181,6 +181,37 @@ def detection(seed: int, horizon: float, *, interval: float, n: int, latency: fl
     return sim.run(until=horizon, warmup=100.0).summary()["mttd"]
 
 
+def hung_detection(seed: int, horizon: float, *, interval: float, n: int, timeout: float) -> float:
+    """Mean time to detect a server that hangs (a stall: probes time out, none is refused).
+
+    Stalls come every ``Uniform(20 I, 40 I)`` (a uniform phase in the probe cycle) and last
+    ``(N + 2) I + T``, long enough to be detected; the time to detect is from each stall's
+    start to the balancer's first "unhealthy" verdict about that server after it.
+    """
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    hang = (n + 2) * interval + timeout
+    stalls = hs.Stalls(
+        every=hs.Uniform(20 * interval, 40 * interval), lasting=hs.Deterministic(hang)
+    )
+    web = [hs.Server(sim, f"web{i}", service_time=hs.Deterministic(0.001), failures=stalls)
+           for i in range(8)]  # fmt: skip
+    check = hs.HealthCheck(interval=interval, timeout=timeout, unhealthy_after=n, healthy_after=1)
+    hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
+    result = sim.run(until=horizon, warmup=100.0)
+    verdicts: dict[str, list[float]] = {}
+    for t, observer, target, healthy in result.detections:
+        if observer == "lb" and not healthy:
+            verdicts.setdefault(target, []).append(t)
+    faults = result.faults()
+    onsets = faults[(faults["kind"] == "stall") & (faults["start"] < horizon - hang)]
+    ttds = []
+    for target, start in zip(onsets["target"], onsets["start"], strict=True):
+        times = np.array(verdicts.get(target, ()))
+        after = times[(times >= start) & (times < start + hang)]
+        ttds.append(after[0] - start)
+    return float(np.mean(ttds))
+
+
 def lossy_retries(seed: int, horizon: float, *, loss: float, attempts: int) -> float:
     """The failed share of requests over a lossy path, with ``attempts`` tries each.
 
@@ -329,6 +360,9 @@ CASES: tuple[Case, ...] = (
     Case("detect-I1-N3-d0.1", "detection", "mean time to detect, I 1 s, N 3, latency 0.1 s",
          "(N - 1/2) I + d", partial(analytic.detection_time, 1.0, 3, latency=0.1),
          partial(detection, interval=1.0, n=3, latency=0.1), (3e3, 4e4), (0.05, 0.01)),
+    Case("detect-hung-I1-N3-T0.4", "detection", "mean time to detect a hung server (s)",
+         "(N - 1/2) I + T", partial(analytic.detection_time, 1.0, 3, timeout=0.4),
+         partial(hung_detection, interval=1.0, n=3, timeout=0.4), (3e3, 4e4), (0.05, 0.01)),
     Case("lossy-retries", "network", "failed share, loss 0.2 each way, 3 tries",
          "(1 - (1 - p)^2)^n", _const((1 - 0.8**2) ** 3),
          partial(lossy_retries, loss=0.2, attempts=3), (1e3, 3e4), (0.05, 0.01)),
