@@ -43,6 +43,7 @@ a crash of the standby costs nothing unless the active one fails meanwhile.
 from __future__ import annotations
 
 import hasim as hs
+from hasim.models import failures, settings
 
 PARAMS = {
     "workers": 8,
@@ -67,12 +68,7 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"active_passive: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("active_passive", PARAMS, params)
     primary, standby = (
         hs.Server(
             sim,
@@ -81,10 +77,7 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
             service_time=hs.Exponential(mean=p["service_time"]),
             queue_limit=p["queue_limit"],
             zone=p["zone"],
-            failures=hs.Failures(
-                ttf=hs.Exponential(mean=p["mttf"]),
-                ttr=hs.LogNormal(median=p["mttr"], sigma=p["repair_sigma"]),
-            ),
+            failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
         )
         for i in range(2)
     )

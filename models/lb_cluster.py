@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int, config_error
+from hasim.models import failures, settings
 
 PARAMS = {
     "servers": 3,
@@ -83,12 +84,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"lb_cluster: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("lb_cluster", PARAMS, params)
     count = check_int("lb_cluster", "servers", p["servers"], minimum=1)
     needed = sizing("lb_cluster", count, p["needed"])
     web = web_tier(sim, count, p, [p["zone"]])
@@ -120,11 +116,6 @@ def web_tier(sim: hs.Simulation, count: int, p: dict, zones: list[str]) -> list[
         )
         for i in range(count)
     ]
-
-
-def failures(mttf: float, mttr: float, sigma: float) -> hs.Failures:
-    """Exponential times to failure, lognormal repairs (median ``mttr``)."""
-    return hs.Failures(ttf=hs.Exponential(mean=mttf), ttr=hs.LogNormal(median=mttr, sigma=sigma))
 
 
 def balancer(model: str, sim: hs.Simulation, name: str, web: list, p: dict) -> hs.LoadBalancer:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int
+from hasim.models import failures, settings
 from hasim.replication import QuorumStore
 
 PARAMS = {
@@ -71,12 +72,7 @@ def build(sim: hs.Simulation, **params) -> QuorumStore:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"quorum_kv: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("quorum_kv", PARAMS, params)
     count = check_int("quorum_kv", "replicas", p["replicas"], minimum=1)
     hs.Network(sim, latency=hs.Exponential(mean=p["latency"]))
     store = QuorumStore(
@@ -89,10 +85,7 @@ def build(sim: hs.Simulation, **params) -> QuorumStore:
         coordinator_timeout=p["coordinator_timeout"],
         service_time=hs.Exponential(mean=p["service_time"]),
         zone=p["zone"],
-        failures=hs.Failures(
-            ttf=hs.Exponential(mean=p["mttf"]),
-            ttr=hs.LogNormal(median=p["mttr"], sigma=p["repair_sigma"]),
-        ),
+        failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
     quorum = max(store.r, store.w)
     sim.up_when(lambda: sum(r.up for r in store.replicas) >= quorum)

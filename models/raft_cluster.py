@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int, check_positive
+from hasim.models import failures, settings
 from hasim.replication import RaftKV
 
 PARAMS = {
@@ -71,12 +72,7 @@ def build(sim: hs.Simulation, **params) -> RaftKV:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"raft_cluster: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("raft_cluster", PARAMS, params)
     count = check_int("raft_cluster", "nodes", p["nodes"], minimum=1)
     low = check_positive("raft_cluster", "election_timeout", p["election_timeout"])
     hs.Network(sim, latency=hs.Exponential(mean=p["latency"]))
@@ -89,10 +85,7 @@ def build(sim: hs.Simulation, **params) -> RaftKV:
         disk_write=hs.Exponential(mean=p["disk_write"]),
         timeout=p["request_timeout"],
         zone=p["zone"],
-        failures=hs.Failures(
-            ttf=hs.Exponential(mean=p["mttf"]),
-            ttr=hs.LogNormal(median=p["mttr"], sigma=p["repair_sigma"]),
-        ),
+        failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
     sim.up_when(lambda: sum(n.up for n in kv.nodes) >= kv.majority)
     return kv

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int
-from hasim.models import lb_cluster
+from hasim.models import lb_cluster, settings
 
 PARAMS = {
     **lb_cluster.PARAMS,
@@ -75,12 +75,7 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"redundant_lb: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("redundant_lb", PARAMS, params)
     count = check_int("redundant_lb", "servers", p["servers"], minimum=1)
     needed = lb_cluster.sizing("redundant_lb", count, p["needed"])
     web = lb_cluster.web_tier(sim, count, p, [p["zone"]])

@@ -23,6 +23,7 @@ The system is up while the server is up.
 from __future__ import annotations
 
 import hasim as hs
+from hasim.models import failures, settings
 
 PARAMS = {
     "workers": 8,
@@ -42,12 +43,7 @@ def build(sim: hs.Simulation, **params) -> hs.Server:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"single_server: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("single_server", PARAMS, params)
     server = hs.Server(
         sim,
         "web0",
@@ -55,10 +51,7 @@ def build(sim: hs.Simulation, **params) -> hs.Server:
         service_time=hs.Exponential(mean=p["service_time"]),
         queue_limit=p["queue_limit"],
         zone=p["zone"],
-        failures=hs.Failures(
-            ttf=hs.Exponential(mean=p["mttf"]),
-            ttr=hs.LogNormal(median=p["mttr"], sigma=p["repair_sigma"]),
-        ),
+        failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
     sim.up_when(lambda: server.up)
     return server

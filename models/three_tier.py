@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int
-from hasim.models import lb_cluster
+from hasim.models import failures, lb_cluster, settings
 from hasim.replication import PrimaryBackup
 
 PARAMS = {
@@ -113,12 +113,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"three_tier: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("three_tier", PARAMS, params)
     count = check_int("three_tier", "servers", p["servers"], minimum=1)
     needed = lb_cluster.sizing("three_tier", count, p["needed"])
     hs.Network(sim, latency=hs.Exponential(mean=p["latency"]))
@@ -133,7 +128,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
         timeout=p["db_timeout"],
         promotion_delay=p["db_promotion_delay"],
         zone=p["zone"],
-        failures=lb_cluster.failures(p["db_mttf"], p["db_mttr"], p["repair_sigma"]),
+        failures=failures(p["db_mttf"], p["db_mttr"], p["repair_sigma"]),
     )
     app = [
         hs.AppServer(
@@ -146,7 +141,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
             timeout=p["app_timeout"],
             deep_health=p["deep_health"],
             zone=p["zone"],
-            failures=lb_cluster.failures(p["mttf"], p["mttr"], p["repair_sigma"]),
+            failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
         )
         for i in range(count)
     ]

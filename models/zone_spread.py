@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int, config_error
-from hasim.models import lb_cluster
+from hasim.models import failures, lb_cluster, settings
 
 PARAMS = {
     **{k: v for k, v in lb_cluster.PARAMS.items() if k != "zone"},
@@ -82,12 +82,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
         sim: the Simulation to build in.
         **params: overrides of ``PARAMS`` (unknown names are an error).
     """
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise hs.ConfigError(
-            f"zone_spread: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}"
-        )
-    p = {**PARAMS, **params}
+    p = settings("zone_spread", PARAMS, params)
     count = check_int("zone_spread", "servers", p["servers"], minimum=1)
     needed = lb_cluster.sizing("zone_spread", count, p["needed"])
     zones = p["zones"]
@@ -101,7 +96,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
         hs.Domain(
             sim,
             zone,
-            failures=lb_cluster.failures(p["zone_mttf"], p["zone_mttr"], p["repair_sigma"]),
+            failures=failures(p["zone_mttf"], p["zone_mttr"], p["repair_sigma"]),
         )
     web = lb_cluster.web_tier(sim, count, p, names)
     lb = lb_cluster.balancer("zone_spread", sim, "lb", web, p)
