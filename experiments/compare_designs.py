@@ -63,7 +63,6 @@ difference with the single server, MTTR).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -186,11 +185,7 @@ def main(argv: list[str] | None = None) -> hs.ExperimentResult:
         if d != BASELINE
     }
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.out / "compare_designs.csv")
-    summary.to_csv(args.out / "compare_designs_summary.csv", index=False)
-    settings = {**experiment.settings(), "replications": args.replications, "args": vars(args)}
-    (args.out / "compare_designs.json").write_text(json.dumps(settings, indent=2, default=str))
+    result.save(args.out, "compare_designs", summary=summary, extra={"args": vars(args)})
 
     print(
         f"{len(result)} runs ({args.replications} per design, {args.days:g} days each, "

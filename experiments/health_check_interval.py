@@ -48,7 +48,6 @@ time to detect against I).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -121,13 +120,7 @@ def main(argv: list[str] | None = None) -> hs.ExperimentResult:
     ]
     summary = summary.sort_values(["unhealthy_after", "check_interval"]).reset_index(drop=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.out / "health_check_interval.csv")
-    summary.to_csv(args.out / "health_check_interval_summary.csv", index=False)
-    settings = {**experiment.settings(), "replications": args.replications, "args": vars(args)}
-    (args.out / "health_check_interval.json").write_text(
-        json.dumps(settings, indent=2, default=str)
-    )
+    result.save(args.out, "health_check_interval", summary=summary, extra={"args": vars(args)})
 
     print(
         f"{len(result)} runs ({args.replications} per point, {args.days:g} days each, "

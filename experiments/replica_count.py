@@ -41,7 +41,6 @@ n: mean, 95 % interval, theory, cost), ``.json`` (settings) and ``.png``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -115,11 +114,7 @@ def main(argv: list[str] | None = None) -> hs.ExperimentResult:
     theory_nines = [-math.log10(1 - a) for a in summary["theory_availability"]]
     at = knee(theory_nines, args.min_gain)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.out / "replica_count.csv")
-    summary.to_csv(args.out / "replica_count_summary.csv", index=False)
-    settings = {**experiment.settings(), "replications": args.replications, "args": vars(args)}
-    (args.out / "replica_count.json").write_text(json.dumps(settings, indent=2, default=str))
+    result.save(args.out, "replica_count", summary=summary, extra={"args": vars(args)})
 
     lb = lb_cluster.PARAMS
     a_lb = availability(lb["lb_mttf"], lb["lb_mttr"] * MEAN_OVER_MEDIAN)

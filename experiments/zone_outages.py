@@ -46,7 +46,6 @@ availability; mean latency, which is what spreading costs).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -145,11 +144,7 @@ def main(argv: list[str] | None = None) -> hs.ExperimentResult:
         if d != BASELINE
     }
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.out / "zone_outages.csv")
-    summary.to_csv(args.out / "zone_outages_summary.csv", index=False)
-    settings = {**experiment.settings(), "replications": args.replications, "args": vars(args)}
-    (args.out / "zone_outages.json").write_text(json.dumps(settings, indent=2, default=str))
+    result.save(args.out, "zone_outages", summary=summary, extra={"args": vars(args)})
 
     print(
         f"{len(result)} runs ({args.replications} per design, {args.days:g} days each, "

@@ -786,3 +786,17 @@ def test_all_runs_failing_still_gives_typed_tables():
         result = hs.Experiment(boom, horizon="1h", reps=2).run(executor="serial")
     assert len(result.runs) == 0 and len(result.failures) == 2
     assert "availability" in result.runs.columns
+
+
+def test_save_writes_the_runs_the_summary_and_the_settings(tmp_path):
+    import json
+
+    exp = hs.Experiment(one_node, grid={"ttf": [1800.0, 3600.0]}, horizon="1h", reps=2)
+    result = exp.run(executor="serial")
+    paths = result.save(tmp_path / "out", "study", extra={"note": "x"})
+    assert [p.name for p in paths] == ["study.csv", "study_summary.csv", "study.json"]
+    assert len(pd.read_csv(paths[0])) == 4
+    assert set(pd.read_csv(paths[1])["ttf"]) == {1800.0, 3600.0}
+    settings = json.loads(paths[2].read_text())
+    assert settings["replications"] == 2 and settings["note"] == "x"
+    assert settings["grid"] == {"ttf": [1800.0, 3600.0]}

@@ -186,6 +186,38 @@ class ExperimentResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def save(
+        self,
+        folder: str | Path,
+        name: str,
+        *,
+        summary: Any = None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[Path]:
+        """Write a study's files: ``NAME.csv`` (the runs), ``NAME_summary.csv``, ``NAME.json``.
+
+        Args:
+            folder: where to write (made if missing).
+            name: the files' stem.
+            summary: the summary table to write (default: ``summary()``).
+            extra: more settings to store beside the experiment's (the script's
+                arguments, say) in ``NAME.json``.
+
+        Returns:
+            The paths written.
+        """
+        import json
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        runs = self.to_csv(folder / f"{name}.csv")
+        table = self.summary() if summary is None else summary
+        table.to_csv(folder / f"{name}_summary.csv", index=False)
+        reps = int(self.runs.groupby("point").size().max()) if len(self.runs) else 0
+        settings = {**self.settings, "replications": reps, **(extra or {})}
+        (folder / f"{name}.json").write_text(json.dumps(settings, indent=2, default=str))
+        return [runs, folder / f"{name}_summary.csv", folder / f"{name}.json"]
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the runs table as CSV; return the path."""
         path = Path(path)
