@@ -66,6 +66,7 @@ from hasim.metrics.recorder import ERROR, FAILED, LOST, OK, OUTCOMES, REJECTED, 
 from hasim.metrics.result import RunResult, Summary
 from hasim.network import Link, Network
 from hasim.node import DEGRADED, DOWN, UP, Node, Server, Service
+from hasim.rare import FailureBiasing
 from hasim.replication import (
     Backups,
     BackupStore,
@@ -196,6 +197,7 @@ __all__ = [
     "Summary",
     # experiments
     "Experiment",
+    "FailureBiasing",
     "ExperimentResult",
     "Target",
     # states and outcomes

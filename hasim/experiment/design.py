@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -305,6 +306,7 @@ class Task:
     warmup: float
     workload: Any
     record: str
+    rare: Any = None  # a hasim.FailureBiasing: estimate by importance sampling, no clock
 
     @property
     def key(self) -> str:
@@ -320,9 +322,34 @@ class Task:
                 self.warmup,
                 workload_ident(self.workload),
                 self.record,
+                *([] if self.rare is None else [repr(self.rare)]),
             ]
         )
         return hashlib.blake2b(ident.encode(), digest_size=10).hexdigest()
+
+
+def rare_metrics(estimate: dict[str, float]) -> dict[str, float]:
+    """A rare-event estimate as a run's metrics: uptime, downtime, incidents, MTTR.
+
+    The window is the simulated time the cycles stand for; request metrics are NaN
+    (no traffic), counts of requests 0.
+    """
+    from hasim.metrics.result import nines
+
+    u, window = estimate["unavailability"], estimate["simulated"]
+    metrics = dict.fromkeys(METRICS, math.nan)
+    metrics.update(dict.fromkeys(("issued", "ok", "timeout", "rejected", "error", "lost"), 0.0))
+    metrics.update(failed=0.0, in_flight=0.0, split_brain=0.0)
+    metrics.update(
+        window=window,
+        uptime=1.0 - u,
+        uptime_nines=nines(1.0 - u),
+        downtime=u * window,
+        incidents=estimate["failure_frequency"] * window,
+        mttr=estimate["outage"],
+        downtime_fraction=u,
+    )
+    return metrics
 
 
 def execute(task: Task) -> dict[str, Any]:
@@ -347,12 +374,17 @@ def execute(task: Task) -> dict[str, Any]:
         build, _, _ = task.point.model.load()
         sim = Simulation(seed=task.seed, record=task.record)
         entry = build(sim, **task.point.params)
-        if task.workload is not None:
-            task.workload(sim, entry)
-        summary = sim.run(until=task.horizon, warmup=task.warmup).summary()
-        metrics = {k: float(v) for k, v in summary.items()}
-        metrics["unavailability"] = 1.0 - metrics["availability"]
-        metrics["downtime_fraction"] = 1.0 - metrics["uptime"]
+        if task.rare is not None:
+            from hasim.rare import estimate
+
+            metrics = rare_metrics(estimate(sim, task.rare))
+        else:
+            if task.workload is not None:
+                task.workload(sim, entry)
+            summary = sim.run(until=task.horizon, warmup=task.warmup).summary()
+            metrics = {k: float(v) for k, v in summary.items()}
+            metrics["unavailability"] = 1.0 - metrics["availability"]
+            metrics["downtime_fraction"] = 1.0 - metrics["uptime"]
         record.update(ok=True, metrics=metrics)
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the batch goes on
         record.update(

@@ -111,6 +111,26 @@ class Target:
         return cls(metric, **kwargs)
 
 
+def _rare(rare: Any, workload: Any, horizon: Any) -> Any:
+    """The rare-event estimator's settings, checked against the rest of the experiment."""
+    if rare is None:
+        return None
+    from hasim.rare import FailureBiasing
+
+    if not isinstance(rare, FailureBiasing):
+        raise config_error("Experiment", "rare", "None or a hasim.FailureBiasing", rare)
+    if workload is not None:
+        raise ConfigError(
+            "Experiment: rare-event estimation runs no traffic; give workload=None with rare="
+        )
+    if horizon is not None:
+        raise ConfigError(
+            "Experiment: rare-event estimation runs no clock; give no horizon with rare= "
+            "(FailureBiasing(cycles=) sets how long each replication simulates)"
+        )
+    return rare
+
+
 class Experiment:
     """Designs x a parameter grid x replications under one workload.
 
@@ -131,6 +151,12 @@ class Experiment:
         target: ... or a ``Target`` precision to reach instead.
         seed: replication r runs with seed ``seed + r``.
         record: ``"aggregate"`` (default: flat memory) or ``"requests"``.
+        rare: a ``hasim.FailureBiasing``: estimate each replication's uptime by
+            importance sampling (``hasim.rare``) instead of running the clock,
+            for designs with many nines; needs ``workload=None`` and no horizon.
+            The runs' ``downtime_fraction``, ``uptime``, ``incidents`` and
+            ``mttr`` are then the estimates; ``window`` the simulated time the
+            cycles stand for.
 
     Example:
         >>> exp = hs.Experiment({"one": "single_server"}, workload={"rate": 2},
@@ -146,17 +172,23 @@ class Experiment:
         grid: Mapping[str, Sequence[Any]] | None = None,
         params: Mapping[str, Any] | None = None,
         workload: Any = None,
-        horizon: float | str,
+        horizon: float | str | None = None,
         warmup: float | str = 0.0,
         reps: int | None = None,
         target: Target | str | None = None,
         seed: int = 0,
         record: str = "aggregate",
+        rare: Any = None,
     ) -> None:
         self.designs = _designs(designs)
         self.grid = _grid(grid)
         self.params = dict(params or {})
         self.workload = as_workload(workload)
+        self.rare = _rare(rare, self.workload, horizon)
+        if self.rare is not None:
+            horizon = 1.0  # unused: the estimator runs no clock
+        elif horizon is None:
+            raise ConfigError("Experiment: give a horizon (simulated time per run, e.g. '7d')")
         self.horizon = _duration("horizon", horizon)
         self.warmup = _duration("warmup", warmup)
         if not 0 < self.horizon < math.inf or self.warmup >= self.horizon:
@@ -251,12 +283,20 @@ class Experiment:
             "warmup": self.warmup,
             "seed": self.seed,
             "record": self.record,
+            **({} if self.rare is None else {"rare": repr(self.rare)}),
         }
 
     def task(self, point: Point, rep: int) -> Task:
         """Replication ``rep`` of ``point``: seed ``seed + rep``."""
         return Task(
-            point, rep, self.seed + rep, self.horizon, self.warmup, self.workload, self.record
+            point,
+            rep,
+            self.seed + rep,
+            self.horizon,
+            self.warmup,
+            self.workload,
+            self.record,
+            self.rare,
         )
 
     def run(
