@@ -186,14 +186,16 @@ def hung_detection(seed: int, horizon: float, *, interval: float, n: int, timeou
 
     Stalls come every ``Uniform(20 I, 40 I)`` (a uniform phase in the probe cycle) and last
     ``(N + 2) I + T``, long enough to be detected; the time to detect is from each stall's
-    start to the balancer's first "unhealthy" verdict about that server after it.
+    start to the balancer's first "unhealthy" verdict about that server after it. Probes
+    take no service time: a probe in service when a stall begins would freeze and fail by
+    its timeout though sent before the stall, making detection a little early.
     """
     sim = hs.Simulation(seed=seed, record="aggregate")
     hang = (n + 2) * interval + timeout
     stalls = hs.Stalls(
         every=hs.Uniform(20 * interval, 40 * interval), lasting=hs.Deterministic(hang)
     )
-    web = [hs.Server(sim, f"web{i}", service_time=hs.Deterministic(0.001), failures=stalls)
+    web = [hs.Server(sim, f"web{i}", service_time=0.0, failures=stalls)
            for i in range(8)]  # fmt: skip
     check = hs.HealthCheck(interval=interval, timeout=timeout, unhealthy_after=n, healthy_after=1)
     hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
@@ -271,6 +273,17 @@ def quorum_stale(seed: int, horizon: float, *, n: int, r: int, w: int) -> float:
     return sum(read.behind >= 1 for read in reads) / len(reads)
 
 
+def rare_k_of_n(seed: int, horizon: float, *, k: int, n: int, mttf: float, mttr: float) -> float:
+    """Unavailability of k-of-n by importance sampling (``horizon`` regenerative cycles)."""
+    from hasim.rare import FailureBiasing, estimate
+
+    sim = hs.Simulation(seed=seed)
+    failures = hs.Failures(ttf=hs.Exponential(mean=mttf), ttr=hs.Exponential(mean=mttr))
+    nodes = [hs.Node(sim, f"n{i}", failures=failures) for i in range(n)]
+    sim.up_when(lambda: sum(node.up for node in nodes) >= k)
+    return estimate(sim, FailureBiasing(cycles=int(horizon)))["unavailability"]
+
+
 def _md1(rho: float) -> float:
     """Pollaczek-Khinchine for M/D/1 with unit service: W = 1 + rho / (2 (1 - rho))."""
     return 1.0 + rho / (2.0 * (1.0 - rho))
@@ -316,6 +329,10 @@ CASES: tuple[Case, ...] = (
     Case("beta-factor-pair", "availability", "1 - A of 1-of-2, 30 % common failures",
          "beta-factor model", (lambda: 1 - analytic.beta_factor(1, 2, MTTF, MTTR, 0.3)),
          partial(beta_pair_down, beta=0.3), _STATE, (0.05, 0.01)),
+    Case("rare-3-of-5", "availability", "1 - A of 3-of-5, MTTF 10,000 h, MTTR 4 h (rare)",
+         "binomial tail", (lambda: 1 - analytic.k_of_n(3, 5, 1e4 / (1e4 + 4))),
+         partial(rare_k_of_n, k=3, n=5, mttf=1e4 * 3600, mttr=4 * 3600), (2e3, 2e4),
+         (0.05, 0.01)),
     Case("active-passive-c1", "failover", "1 - A of an ActivePassive pair, coverage 1",
          "9-state CTMC", partial(_pair_theory, 1.0), partial(pair_down, coverage=1.0),
          (3e4, 4e5), (0.10, 0.02)),
