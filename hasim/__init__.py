@@ -58,6 +58,7 @@ from hasim.domains import Domain, region_of
 from hasim.errors import ConfigError, HasimError, SimulationError
 from hasim.experiment import Experiment, ExperimentResult, Target
 from hasim.failover import ACTIVE, STANDBY, ActivePassive
+from hasim.fastforward import FastForward
 from hasim.faults import Failures, RepairCrews, Spares
 from hasim.gray import ErrorBursts, Flapping, Slowdowns, Stalls
 from hasim.health import HealthCheck, OutlierDetection
@@ -126,6 +127,7 @@ __all__ = [
     "Network",
     "Link",
     "Failures",
+    "FastForward",
     "RepairCrews",
     "Spares",
     "Domain",

@@ -98,6 +98,8 @@ class Simulation:
         #: The Network in use (set by ``hasim.Network``; a zero-latency one
         #: is made when the first message is sent without one).
         self.network: Any = None
+        #: Simulated seconds skipped by fast-forward (their requests estimated).
+        self.skipped = 0.0
         self.components: dict[str, Component] = {}
         self.nodes: list[Any] = []
         self.clients: list[Any] = []
@@ -239,13 +241,18 @@ class Simulation:
 
     # -- the run --------------------------------------------------------
 
-    def run(self, until: float | str, *, warmup: float | str = 0.0) -> RunResult:
+    def run(
+        self, until: float | str, *, warmup: float | str = 0.0, fast_forward: Any = None
+    ) -> RunResult:
         """Run the simulation to ``until`` and return what happened and what it means.
 
         Args:
             until: the horizon, in seconds or as a duration string (``"7d"``).
             warmup: requests issued before this time are not counted, and state
                 intervals are clipped to ``[warmup, until]``.
+            fast_forward: a ``hasim.FastForward`` to skip the quiet stretches
+                between faults, accounting for their requests from measured
+                steady states (``hasim.fastforward``); None runs every request.
 
         Returns:
             a ``RunResult``.
@@ -266,6 +273,16 @@ class Simulation:
             )
         if self._started:
             raise SimulationError("Simulation: run() was already called; build a new Simulation")
+        skipper = None
+        if fast_forward is not None:
+            from hasim.fastforward import FastForward, Skipper, check_supported
+
+            if not isinstance(fast_forward, FastForward):
+                raise config_error(
+                    "Simulation.run", "fast_forward", "None or a hasim.FastForward", fast_forward
+                )
+            check_supported(self)
+            skipper = Skipper(self, fast_forward)
         for component in list(self.components.values()):
             component._prepare()
         self._started = True
@@ -277,7 +294,11 @@ class Simulation:
                 node._start_faults()
         self._system_up = None
         self._state_changed()
-        self.env.run(until=until_s)
+        if skipper is None:
+            self.env.run(until=until_s)
+        else:
+            skipper.run(until_s)
+            self.skipped = skipper.skipped
         self._finished = True
         return RunResult.from_simulation(self)
 
