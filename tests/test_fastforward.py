@@ -136,3 +136,18 @@ def test_bad_settings_are_refused():
         hs.FastForward(sample=0)
     with pytest.raises(hs.ConfigError, match=r"fast_forward must be None or a hasim.FastForward"):
         hs.Simulation(seed=1).run(until=10, fast_forward=True)
+
+
+def test_an_experiment_fast_forwards_every_run():
+    """The same seeds with and without: the same faults, so the same uptime, run by run."""
+    settings = dict(workload={"rate": 10, "timeout": 2.0}, horizon="6h", warmup="5m", reps=2)
+    design = {"lb": ("lb_cluster", {"mttf": 2 * hs.hours, "lb_mttf": 1e12})}
+    fast = hs.Experiment(design, fast_forward=hs.FastForward(), **settings)
+    slow = hs.Experiment(design, **settings)
+    a = fast.run(executor="serial").runs
+    b = slow.run(executor="serial").runs
+    assert list(a["uptime"]) == list(b["uptime"]) and list(a["incidents"]) == list(b["incidents"])
+    assert fast.task(fast.points[0], 0).key != slow.task(slow.points[0], 0).key
+    assert "fast_forward" in fast.settings()
+    with pytest.raises(hs.ConfigError, match="fast_forward must be None or a hasim.FastForward"):
+        hs.Experiment(design, fast_forward=True, **settings)

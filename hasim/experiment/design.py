@@ -307,6 +307,7 @@ class Task:
     workload: Any
     record: str
     rare: Any = None  # a hasim.FailureBiasing: estimate by importance sampling, no clock
+    fast_forward: Any = None  # a hasim.FastForward: skip quiet stretches
 
     @property
     def key(self) -> str:
@@ -323,6 +324,7 @@ class Task:
                 workload_ident(self.workload),
                 self.record,
                 *([] if self.rare is None else [repr(self.rare)]),
+                *([] if self.fast_forward is None else [repr(self.fast_forward)]),
             ]
         )
         return hashlib.blake2b(ident.encode(), digest_size=10).hexdigest()
@@ -381,7 +383,8 @@ def execute(task: Task) -> dict[str, Any]:
         else:
             if task.workload is not None:
                 task.workload(sim, entry)
-            summary = sim.run(until=task.horizon, warmup=task.warmup).summary()
+            result = sim.run(until=task.horizon, warmup=task.warmup, fast_forward=task.fast_forward)
+            summary = result.summary()
             metrics = {k: float(v) for k, v in summary.items()}
             metrics["unavailability"] = 1.0 - metrics["availability"]
             metrics["downtime_fraction"] = 1.0 - metrics["uptime"]

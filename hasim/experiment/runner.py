@@ -157,6 +157,8 @@ class Experiment:
             The runs' ``downtime_fraction``, ``uptime``, ``incidents`` and
             ``mttr`` are then the estimates; ``window`` the simulated time the
             cycles stand for.
+        fast_forward: a ``hasim.FastForward``: every run skips its quiet stretches
+            between faults (``Simulation.run(fast_forward=)``).
 
     Example:
         >>> exp = hs.Experiment({"one": "single_server"}, workload={"rate": 2},
@@ -179,12 +181,20 @@ class Experiment:
         seed: int = 0,
         record: str = "aggregate",
         rare: Any = None,
+        fast_forward: Any = None,
     ) -> None:
         self.designs = _designs(designs)
         self.grid = _grid(grid)
         self.params = dict(params or {})
         self.workload = as_workload(workload)
         self.rare = _rare(rare, self.workload, horizon)
+        from hasim.fastforward import FastForward
+
+        if fast_forward is not None and not isinstance(fast_forward, FastForward):
+            raise config_error(
+                "Experiment", "fast_forward", "None or a hasim.FastForward", fast_forward
+            )
+        self.fast_forward = fast_forward
         if self.rare is not None:
             horizon = 1.0  # unused: the estimator runs no clock
         elif horizon is None:
@@ -284,6 +294,7 @@ class Experiment:
             "seed": self.seed,
             "record": self.record,
             **({} if self.rare is None else {"rare": repr(self.rare)}),
+            **({} if self.fast_forward is None else {"fast_forward": repr(self.fast_forward)}),
         }
 
     def task(self, point: Point, rep: int) -> Task:
@@ -297,6 +308,7 @@ class Experiment:
             self.workload,
             self.record,
             self.rare,
+            self.fast_forward,
         )
 
     def run(
