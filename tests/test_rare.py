@@ -42,7 +42,7 @@ def test_k_of_n_unavailability_matches_the_repair_chain(k, n, mttf, mttr, crews)
 
 
 def test_many_nines_frequency_and_outage_match_the_ctmc():
-    """3-of-5, MTTF 10,000 h, MTTR 4 h: down 6.4e-10 of the time, an outage every ~70,000
+    """3-of-5, MTTF 10,000 h, MTTR 4 h: down 6.4e-10 of the time, an outage every ~240,000
     years lasting 1/(3 mu) = 80 min; the estimate stands for thousands of simulated years."""
     sim = hs.Simulation(seed=5)
     k_of_n(sim, 3, 5, 10_000 * HOUR, 4 * HOUR)
