@@ -13,11 +13,14 @@ and the next fault event is far enough:
 1. simulates ``sample`` seconds and measures what the requests did (how many
    ended in each outcome, their latency histogram, attempts, failures by cause);
 2. waits for an instant with no request in the system (a few milliseconds);
-3. jumps the clock to ``lead`` seconds before the next fault event (or to the
-   horizon), moving every pending event but the faults' by the same amount, so
+3. jumps the clock to ``lead`` seconds before the next fault event, less a random
+   part of one probe interval (or to the horizon), moving every pending event but
+   the faults' by the same amount, so
    the system resumes exactly where it was, just later, and the probes and
    arrivals keep their rhythm; queues then have ``lead`` seconds to reach their
-   steady state before the fault strikes;
+   steady state before the fault strikes, and the fault meets the probes at a
+   uniform phase, as it would in a full run (exactly so when every health check
+   has the same interval);
 4. adds the skipped requests: the sample's counts scaled by skipped / sampled
    time, rounded at random to whole requests (exact in expectation).
 
@@ -144,6 +147,11 @@ class Skipper:
         self.balancers = [c for c in sim.components.values() if isinstance(c, LoadBalancer)]
         self.servers = [c for c in sim.components.values() if isinstance(c, Server)]
         self.clients = [c for c in sim.components.values() if isinstance(c, Client)]
+        #: The longest probe interval: the range of the random part of each jump.
+        self.period = max(
+            (lb.health_check.interval for lb in self.balancers if lb.health_check is not None),
+            default=0.0,
+        )
 
     # -- state ---------------------------------------------------------------------------
 
@@ -205,7 +213,11 @@ class Skipper:
                 env.step()
             if not self.empty() or not self.quiet():
                 continue
-            target = until if nxt >= until + ff.lead else nxt - ff.lead
+            # A random part of one probe interval makes the phase at which the next fault
+            # meets the probes uniform, as in a full run (the empty instant found above is
+            # tied to the probes' rhythm, and would tie the phase to it).
+            phase = self.rng.random() * self.period
+            target = until if nxt >= until + ff.lead + phase else nxt - ff.lead - phase
             if target - env.now <= 0:
                 continue
             self._jump(target)
