@@ -211,13 +211,17 @@ def timed_run(
 
 
 def bench(
-    exps: dict[str, hs.Experiment], runs_with: dict[str, dict[str, Any]], rounds: int
+    exps: dict[str, hs.Experiment],
+    runs_with: dict[str, dict[str, Any]],
+    rounds: int,
+    compute: bool = True,
 ) -> tuple[dict[str, dict[str, list[tuple[float, float]]]], dict[str, float]]:
     """Run every experiment with every executor ``rounds`` times, interleaved.
 
     Each round runs each experiment under every executor, in an order rotated
-    from round to round, then measures its compute time. Every result table is
-    checked against the first one of its experiment.
+    from round to round, then measures its compute time (unless ``compute`` is
+    false: the compute times are then NaN). Every result table is checked
+    against the first one of its experiment.
 
     Returns:
         ({experiment: {executor: [(wall s, others' cores) per round]}},
@@ -240,7 +244,7 @@ def bench(
                     pd.testing.assert_frame_equal(runs, reference[label], check_exact=True)
                 else:
                     reference[label] = runs
-            computes[label].append(compute_seconds(exp))
+            computes[label].append(compute_seconds(exp) if compute else float("nan"))
     return walls, {label: statistics.median(c) for label, c in computes.items()}
 
 
@@ -249,6 +253,37 @@ def warm_up(runs_with: dict[str, dict[str, Any]], seed: int) -> dict[str, float]
     exp = tiny_experiment(WARMUP_RUNS, seed)
     meter = CpuMeter()
     return {name: timed_run(exp, kwargs, meter)[0] for name, kwargs in runs_with.items()}
+
+
+def speedup(reps: int, horizon: float | str, seed: int, workers: int, rounds: int) -> dict:
+    """Serial vs a pool of ``workers`` processes on the speed-up experiment (no Dask).
+
+    A lean version of :func:`bench` for ``python -m bench``: one warm-up pass, then
+    ``rounds`` rounds alternating the two executors; no compute-time pass. The result
+    tables must be bit-identical.
+
+    Returns:
+        ``serial`` and ``parallel``: median wall seconds; ``speedup`` (serial / parallel);
+        ``spread`` (the larger (max - min) / median of the two); ``others`` (most cores
+        used by other processes in any run).
+    """
+    runs_with = executors(workers, None)
+    warm_up(runs_with, seed)
+    exp = speedup_experiment(reps, horizon, seed)
+    walls, _ = bench({"speed-up": exp}, runs_with, rounds, compute=False)
+    medians, spreads = {}, []
+    for name, measured in walls["speed-up"].items():
+        times = [s for s, _ in measured]
+        medians[name] = statistics.median(times)
+        spreads.append((max(times) - min(times)) / medians[name])
+    serial, parallel = medians["serial"], medians[f"processes({workers})"]
+    return {
+        "serial": serial,
+        "parallel": parallel,
+        "speedup": serial / parallel,
+        "spread": max(spreads),
+        "others": max(o for m in walls["speed-up"].values() for _, o in m),
+    }
 
 
 def table(

@@ -23,6 +23,12 @@ Models, all run in this one process, interleaved, same seed every round:
   (one row per request kept, exact percentiles), then ``summary()``.
 * ``hasim aggregate``: the same with ``record="aggregate"`` (counts and a
   latency histogram only).
+* ``ciw``: the same M/M/3 built with Ciw (``ciw.create_network`` with
+  ``ciw.dists.Exponential`` arrivals and services, 3 servers), run with
+  ``simulate_until_max_time(T)``; the mean of ``exit_date - arrival_date`` over
+  its records. Only when ``ciw`` is importable (``pip install ciw``, for the
+  benchmark only); otherwise the table says so. Ciw seeds Python's and numpy's
+  global generators (``ciw.seed``): tolerable in a benchmark, never in hasim.
 
 What is timed (``time.perf_counter``): building the model, running it, and
 getting the mean response time out of it (the list mean for SimPy;
@@ -148,14 +154,56 @@ def hasim_model(record: str) -> Callable[[float, int], tuple[int, float]]:
     return run
 
 
+# -- the Ciw model (optional) ----------------------------------------------------------------
+
+CIW_MISSING = "ciw not installed (pip install ciw)"
+
+
+def ciw_version() -> str | None:
+    """Ciw's version, or None when it is not importable."""
+    try:
+        import ciw
+    except ImportError:
+        return None
+    return ciw.__version__
+
+
+def ciw_model(until: float, seed: int) -> tuple[int, float]:
+    """The same M/M/c in Ciw: exponential arrivals and services, ``SERVERS`` servers.
+
+    Returns:
+        (customers that arrived, mean response time of those that left).
+    """
+    import ciw
+
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=LAMBDA)],
+        service_distributions=[ciw.dists.Exponential(rate=MU)],
+        number_of_servers=[SERVERS],
+    )
+    ciw.seed(seed)  # Ciw draws from the global generators; it must be seeded before building
+    q = ciw.Simulation(network)
+    q.simulate_until_max_time(until)
+    records = q.get_all_records()
+    customers = q.nodes[0].number_of_individuals  # the arrival node counts every arrival
+    mean = statistics.fmean(r.exit_date - r.arrival_date for r in records) if records else math.nan
+    return customers, mean
+
+
 MODELS: dict[str, Callable[[float, int], tuple[int, float]]] = {
     "simpy scalar": simpy_scalar,
     "simpy batch": simpy_batch,
     "hasim requests": hasim_model("requests"),
     "hasim aggregate": hasim_model("aggregate"),
+    "ciw": ciw_model,
 }
 BASELINE = "simpy scalar"
 STRONGEST = "simpy batch"
+
+
+def available() -> list[str]:
+    """The models that can run here: all of them, but ``ciw`` only when it is importable."""
+    return [name for name in MODELS if name != "ciw" or ciw_version() is not None]
 
 
 # -- the harness ---------------------------------------------------------------------------
@@ -170,10 +218,17 @@ def timed(model: Callable[[float, int], tuple[int, float]], until: float, seed: 
     return customers, seconds, mean_response
 
 
-def bench(customers: int, rounds: int, seed: int) -> dict[str, dict[str, float]]:
-    """Warm up, then run every model ``rounds`` times, interleaved; medians per model."""
+def bench(
+    customers: int, rounds: int, seed: int, names: list[str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Warm up, then run every model (or those in ``names``) ``rounds`` times, interleaved.
+
+    Returns:
+        Per model: ``customers``, median ``seconds`` and ``rate`` (customers/s),
+        ``spread`` ((max - min) / median of the rates) and ``mean_response``.
+    """
     until = customers / LAMBDA
-    names = list(MODELS)
+    names = available() if names is None else names
     for name in names:  # warm-up: imports, caches, allocator; not measured
         timed(MODELS[name], min(customers, 20_000) / LAMBDA, seed)
     runs: dict[str, list[tuple[int, float, float]]] = {name: [] for name in names}
@@ -202,7 +257,7 @@ def report(table: dict[str, dict[str, float]], customers: int, rounds: int, seed
         f"T={customers / LAMBDA:.0f} s (~{customers} customers) seed={seed} "
         f"rounds={rounds} (median; spread = (max - min) / median of customers/s)",
         f"python {platform.python_version()}, simpy {simpy.__version__}, numpy {np.__version__}, "
-        f"hasim {hs.__version__}",
+        f"hasim {hs.__version__}, ciw {ciw_version() or '-'}",
         "",
         f"{'model':<16} {'customers':>9} {'wall s':>7} {'customers/s':>11} {'spread':>6} "
         f"{'vs scalar':>9} {'vs batch':>8} {'W sim':>6} {'W theory':>8}",
@@ -215,6 +270,8 @@ def report(table: dict[str, dict[str, float]], customers: int, rounds: int, seed
             f"{row['spread']:>6.1%} {row['rate'] / base:>9.2f} {row['rate'] / strong:>8.2f} "
             f"{row['mean_response']:>6.3f} {theory:>8.3f}"
         )
+    if "ciw" not in table:
+        lines.append(f"ciw: {CIW_MISSING}")
     return "\n".join(lines)
 
 
