@@ -123,6 +123,8 @@ def check_supported(sim: Any) -> None:
 
 
 def _is_fault(event: Any) -> bool:
+    if isinstance(getattr(getattr(event, "fn", None), "__self__", None), faults._Cycle):
+        return True
     for callback in event.callbacks or ():
         process = getattr(callback, "__self__", None)
         if isinstance(process, simpy.Process) and process._generator.gi_code in _FAULT_CODES:

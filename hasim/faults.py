@@ -294,6 +294,9 @@ class Failures:
         sim = node.sim
         ttf = sim.sampler(self.ttf, node.name, _streams(self.cause, "ttf"), batch=_BATCH)
         ttr = sim.sampler(self.ttr, node.name, _streams(self.cause, "ttr"), batch=_BATCH)
+        if self.repair == "immediate" and self.crews is None and self.spares is None:
+            _Cycle(node, self.cause, ttf, ttr).start()  # the common case: no process needed
+            return
         watch = _Watch(node) if self.repair == "on_detection" else None
         sim.env.process(_lifecycle(node, self, ttf, ttr, watch))
 
@@ -322,6 +325,42 @@ class _Watch:
             return None
         self.waiting = self.env.event()
         return self.waiting
+
+
+class _Cycle:
+    """Failures and repairs of a node with a crew of its own, by plain callbacks.
+
+    The same sequence as ``_lifecycle`` (a failure ``ttf()`` after each repair, a
+    repair ``ttr()`` after each failure, drawn at the same moments), without a
+    SimPy process: a state-only run spends most of its time here.
+    """
+
+    __slots__ = ("node", "cause", "ttf", "ttr", "sim")
+
+    def __init__(self, node: Node, cause: str, ttf: Any, ttr: Any) -> None:
+        self.node = node
+        self.cause = cause
+        self.ttf = ttf
+        self.ttr = ttr
+        self.sim = node.sim
+
+    def start(self, _: Any = None) -> None:
+        """Schedule the next failure."""
+        delay = self.ttf()
+        self.node._schedule(self.cause, self.sim.env._now + delay)
+        self.sim.call_later(delay, self.fail)
+
+    def fail(self, _: Any = None) -> None:
+        """The failure: down, and the repair scheduled."""
+        node = self.node
+        node._schedule(self.cause, math.inf)
+        node.fail(self.cause)
+        self.sim.call_later(self.ttr(), self.repair)
+
+    def repair(self, _: Any = None) -> None:
+        """The repair: up again, and the next failure scheduled."""
+        self.node.recover(self.cause)
+        self.start()
 
 
 def _lifecycle(node: Node, model: Failures, ttf: Any, ttr: Any, watch: _Watch | None):
