@@ -62,7 +62,6 @@ difference with the single server, MTTR).
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -71,6 +70,7 @@ import numpy as np
 
 import hasim as hs
 from hasim.analytic import active_passive_chain, availability, k_of_n, k_of_n_domains
+from hasim.experiment.scripts import study_parser
 from hasim.models import (
     active_passive,
     lb_cluster,
@@ -150,19 +150,9 @@ def _pair(mttf: float, repair: float, p: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> hs.ExperimentResult:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=8, help="runs per design (default 8)")
-    parser.add_argument("--days", type=float, default=3.0, help="simulated days per run (3)")
-    parser.add_argument("--rate", type=float, default=0.1, help="requests per second (0.1)")
-    parser.add_argument(
-        "--mttf-hours", type=float, default=24.0, help="a server's mean time to failure (24)"
+    parser = study_parser(
+        __doc__, replications=8, days=3.0, rate=0.1, mttf_hours=24.0, mttr_minutes=20.0
     )
-    parser.add_argument(
-        "--mttr-minutes", type=float, default=20.0, help="a server's median repair time (20)"
-    )
-    parser.add_argument("--seed", type=int, default=1, help="replication r uses seed SEED + r")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     args = parser.parse_args(argv)
     mttf, mttr = args.mttf_hours * hs.hours, args.mttr_minutes * hs.minutes
 

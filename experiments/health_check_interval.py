@@ -47,13 +47,13 @@ time to detect against I).
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
 
 import hasim as hs
 from hasim.analytic import availability, detection_time, detection_unavailability
+from hasim.experiment.scripts import study_parser
 from hasim.models import lb_cluster
 
 DESIGN = "lb_cluster"
@@ -72,21 +72,15 @@ def theory_unavailability(interval: float, n_check: int, mttf: float, mttr: floa
 
 
 def main(argv: list[str] | None = None) -> hs.ExperimentResult:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=3, help="runs per point (3)")
-    parser.add_argument("--days", type=float, default=1.0, help="simulated days per run (1)")
-    parser.add_argument("--rate", type=float, default=1.0, help="requests per second (1)")
+    parser = study_parser(
+        __doc__, replications=3, days=1.0, rate=1.0, mttf_hours=2.0, mttr_minutes=5.0
+    )
     parser.add_argument(
         "--intervals", type=float, nargs="+", default=INTERVALS, help="probe intervals, s"
     )
     parser.add_argument(
         "--thresholds", type=int, nargs="+", default=THRESHOLDS, help="unhealthy_after values"
     )
-    parser.add_argument("--mttf-hours", type=float, default=2.0, help="server MTTF (2)")
-    parser.add_argument("--mttr-minutes", type=float, default=5.0, help="median repair (5)")
-    parser.add_argument("--seed", type=int, default=1, help="replication r uses seed SEED + r")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     args = parser.parse_args(argv)
     mttf, mttr = args.mttf_hours * hs.hours, args.mttr_minutes * hs.minutes
 

@@ -40,13 +40,13 @@ n: mean, 95 % interval, theory, cost), ``.json`` (settings) and ``.png``
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
 
 import hasim as hs
 from hasim.analytic import availability, detection_unavailability, k_of_n
+from hasim.experiment.scripts import study_parser
 from hasim.models import lb_cluster
 
 DESIGN = "lb_cluster"
@@ -76,20 +76,14 @@ def knee(nines: list[float], min_gain: float) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> hs.ExperimentResult:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=6, help="runs per n (6)")
-    parser.add_argument("--days", type=float, default=2.0, help="simulated days per run (2)")
-    parser.add_argument("--rate", type=float, default=0.5, help="requests per second (0.5)")
+    parser = study_parser(
+        __doc__, replications=6, days=2.0, rate=0.5, mttf_hours=6.0, mttr_minutes=20.0
+    )
     parser.add_argument("--servers", type=int, nargs="+", default=SERVERS, help="values of n")
-    parser.add_argument("--mttf-hours", type=float, default=6.0, help="server MTTF (6)")
-    parser.add_argument("--mttr-minutes", type=float, default=20.0, help="median repair (20)")
     parser.add_argument("--price", type=float, default=0.10, help="$ per server-hour (0.10)")
     parser.add_argument(
         "--min-gain", type=float, default=0.5, help="nines a replica must buy (0.5)"
     )
-    parser.add_argument("--seed", type=int, default=1, help="replication r uses seed SEED + r")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     args = parser.parse_args(argv)
     mttf, mttr = args.mttf_hours * hs.hours, args.mttr_minutes * hs.minutes
 

@@ -45,7 +45,6 @@ availability; mean latency, which is what spreading costs).
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -54,6 +53,7 @@ import numpy as np
 
 import hasim as hs
 from hasim.analytic import availability, detection_time, k_of_n_domains
+from hasim.experiment.scripts import study_parser
 from hasim.models import zone_spread
 
 DESIGNS = {
@@ -91,19 +91,13 @@ def theory(zones: int, mttf: float, mttr: float, zone_mttf: float, zone_mttr: fl
 
 
 def main(argv: list[str] | None = None) -> hs.ExperimentResult:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=8, help="runs per design (8)")
-    parser.add_argument("--days", type=float, default=3.0, help="simulated days per run (3)")
-    parser.add_argument("--rate", type=float, default=0.2, help="requests per second (0.2)")
-    parser.add_argument("--mttf-hours", type=float, default=24.0, help="server MTTF (24)")
-    parser.add_argument("--mttr-minutes", type=float, default=20.0, help="median repair (20)")
+    parser = study_parser(
+        __doc__, replications=8, days=3.0, rate=0.2, mttf_hours=24.0, mttr_minutes=20.0
+    )
     parser.add_argument("--zone-mttf-hours", type=float, default=48.0, help="zone MTTF (48)")
     parser.add_argument(
         "--zone-mttr-minutes", type=float, default=60.0, help="median zone outage (60)"
     )
-    parser.add_argument("--seed", type=int, default=1, help="replication r uses seed SEED + r")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     args = parser.parse_args(argv)
     mttf, mttr = args.mttf_hours * hs.hours, args.mttr_minutes * hs.minutes
     zone_mttf, zone_mttr = args.zone_mttf_hours * hs.hours, args.zone_mttr_minutes * hs.minutes
