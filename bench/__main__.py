@@ -17,6 +17,9 @@ reference did, their ratio, the spread over rounds and a check that the models a
   ratio = long / short (goal <= 1.2).
 * ``experiment``: ``bench_experiment``'s 40 replications, serial against 2 processes;
   ratio = serial / parallel wall time (the speed-up).
+* ``fastforward``: ``bench_fastforward``'s year of 3 servers behind a balancer at 200
+  requests/s with ``FastForward()``, against the full run's wall time (measured over a
+  few hours, scaled to the same span); ratio = full / fast-forward.
 * ``rare``: ``bench_rare``'s 3-of-5 design, importance sampling to a 10 % interval
   against the CPU time naive simulation would need; ratio = naive / importance sampling.
 
@@ -44,7 +47,15 @@ import numpy as np
 import simpy
 
 import hasim as hs
-from bench import bench_balancer, bench_experiment, bench_memory, bench_mmc, bench_rare, bench_state
+from bench import (
+    bench_balancer,
+    bench_experiment,
+    bench_fastforward,
+    bench_memory,
+    bench_mmc,
+    bench_rare,
+    bench_state,
+)
 
 # Sizes per mode. ``rounds``: measured rounds per case (medians, interleaved models).
 SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
@@ -55,6 +66,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "memory": {"short": 20_000, "long": 100_000},
         "experiment": {"reps": 4, "horizon": "1h", "rounds": 1},
         "rare": {"target": 0.1, "naive_years": 50.0},
+        "fastforward": {"days": 2.0, "full_hours": 0.1},
     },
     "quick": {
         "mmc": {"customers": 100_000, "rounds": 3},
@@ -63,6 +75,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "memory": {"short": 200_000, "long": 1_000_000},
         "experiment": {"reps": 40, "horizon": "6h", "rounds": 2},
         "rare": {"target": 0.1, "naive_years": 2_000.0},
+        "fastforward": {"days": 60.0, "full_hours": 0.5},
     },
     "full": {
         "mmc": {"customers": 200_000, "rounds": 3},
@@ -71,6 +84,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "memory": {"short": 1_000_000, "long": 10_000_000},
         "experiment": {"reps": 40, "horizon": "1d", "rounds": 2},
         "rare": {"target": 0.1, "naive_years": 5_000.0},
+        "fastforward": {"days": 365.0, "full_hours": 2.0},
     },
 }
 WORKERS = 2  # processes of the experiment case
@@ -218,6 +232,23 @@ def case_rare(size: dict, seed: int) -> list[Row]:
     ]
 
 
+def case_fastforward(size: dict, seed: int) -> list[Row]:
+    """A long request-level run with fast-forward against the full run's cost."""
+    days, hours = float(size["days"]), float(size["full_hours"])
+    r = bench_fastforward.bench(days, hours, seed)
+    return [
+        Row(
+            f"fastforward: {days:g} d of 3 servers + LB at 200 req/s",
+            f"{r['fast_wall']:.1f} s ({r['skipped']:.2%} skipped)",
+            f"full: {r['full_wall']:,.0f} s (from {hours:g} h)",
+            r["full_wall"] / r["fast_wall"],
+            None,
+            f"{r['requests']:,.0f} requests; p99 {r['fast_latency_p99'] * 1e3:.1f} ms, "
+            f"full {r['full_latency_p99'] * 1e3:.1f}; uptime {r['uptime']:.5f}",
+        )
+    ]
+
+
 CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "mmc": case_mmc,
     "balancer": case_balancer,
@@ -225,6 +256,7 @@ CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "memory": case_memory,
     "experiment": case_experiment,
     "rare": case_rare,
+    "fastforward": case_fastforward,
 }
 
 
@@ -322,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "ratio: mmc, balancer, state = hasim's throughput / the reference's (> 1: hasim "
         "faster); memory = long run's peak / short run's; experiment = serial wall / "
-        f"{WORKERS}-process wall; rare = naive CPU time / importance sampling's wall time.",
+        f"{WORKERS}-process wall; rare = naive CPU time / importance sampling's wall time; "
+        "fastforward = the full run's wall time / fast-forward's.",
         "spread: (max - min) / median over the rounds, of the noisier model; trust rows "
         f"below {NOISY:.0%}.",
     ]
