@@ -89,7 +89,8 @@ SUMMARY_COLUMNS = (
     "latency_p99",
     "latency_p999",
 )
-_DURATIONS = {
+#: The summary columns that are durations in seconds (shown as durations).
+DURATION_COLUMNS = {
     "window",
     "downtime",
     "mttr",
@@ -120,7 +121,7 @@ class Summary(dict):
     def __repr__(self) -> str:
         lines = []
         for key, value in self.items():
-            if key in _DURATIONS and not math.isnan(value):
+            if key in DURATION_COLUMNS and not math.isnan(value):
                 text = format_duration(value)
             elif isinstance(value, float) and key in ("availability", "uptime"):
                 text = f"{value:.6f}"

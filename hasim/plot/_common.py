@@ -29,21 +29,6 @@ _SHARES = {"availability": "1 − availability", "uptime": "1 − uptime"}
 _COMPLEMENTS = {"unavailability", "downtime_fraction"}
 #: Metrics where a larger value is better (the rest: smaller is better).
 _HIGHER_IS_BETTER = {"availability", "nines", "uptime", "uptime_nines", "throughput", "ok"}
-_DURATION_METRICS = {
-    "window",
-    "downtime",
-    "mttr",
-    "ttr_p50",
-    "ttr_p95",
-    "mttd",
-    "failover_time",
-    "split_brain",
-    "latency_mean",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "latency_p999",
-}
 _METRIC_LABELS = {
     "availability": "request availability (ok / answered)",
     "unavailability": "request unavailability (1 − availability)",

@@ -12,9 +12,9 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from hasim.experiment.results import ExperimentResult
+from hasim.metrics.result import DURATION_COLUMNS
 from hasim.plot._common import (
     _COMPLEMENTS,
-    _DURATION_METRICS,
     _HIGHER_IS_BETTER,
     _SHARES,
     _UNIT_WORDS,
@@ -129,7 +129,7 @@ def availability_curve(
         unit, scale = None, 1.0
         position = {v: float(i) for i, v in enumerate(dict.fromkeys(raw_x))}
     y_unit, y_scale = None, 1.0
-    if metric in _DURATION_METRICS and not nines:
+    if metric in DURATION_COLUMNS and not nines:
         y_unit, y_scale = _time_unit(fn, "auto", float(np.nanmax(np.abs(frame[metric]))))
 
     ax = _axes(ax, (7.5, 4.5))
@@ -296,7 +296,7 @@ def compare(
 
     y = np.arange(len(frame))
     unit, scale = None, 1.0
-    if metric in _DURATION_METRICS and not nines:
+    if metric in DURATION_COLUMNS and not nines:
         unit, scale = _time_unit(fn, "auto", float(np.nanmax(np.abs(frame[metric]))))
     mean = transform(frame[metric]) / scale
     no_interval = np.zeros(len(frame), dtype=bool)
@@ -307,7 +307,7 @@ def compare(
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
         if metric in _SHARES or metric in _COMPLEMENTS:  # a share is in [0, 1]
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
-        elif metric in _DURATION_METRICS or metric == "incidents":  # never negative
+        elif metric in DURATION_COLUMNS or metric == "incidents":  # never negative
             lo = np.clip(lo, 0.0, None)
         if nines:
             lo = np.where(lo > 0, lo, _floor(mean))
