@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from hasim.analytic.reliability import _check_k_n, repair_rates
 from hasim.errors import (
-    check_int,
     check_nonnegative,
     check_positive,
     check_probability,
@@ -65,13 +65,10 @@ class CTMC:
         self._index = {s: i for i, s in enumerate(self.states)}
         if len(self._index) != len(self.states):
             raise config_error("CTMC", "states", "distinct labels", list(self.states))
-        items = rates.items() if isinstance(rates, Mapping) else rates
+        if isinstance(rates, Mapping):
+            rates = [(src, dst, rate) for (src, dst), rate in rates.items()]
         q = np.zeros((len(self.states), len(self.states)))
-        for item in items:
-            if isinstance(rates, Mapping):
-                (src, dst), rate = item
-            else:
-                src, dst, rate = item
+        for src, dst, rate in rates:
             i, j = self.index(src, "rates"), self.index(dst, "rates")
             rate = check_nonnegative("CTMC", f"rate {src!r} -> {dst!r}", rate)
             if i == j and rate > 0:
@@ -260,14 +257,8 @@ def k_of_n_chain(
     Returns:
         ``(chain, up_states)``.
     """
-    owner = "k_of_n_chain"
-    n = check_int(owner, "n", n, minimum=1)
-    k = check_int(owner, "k", k, minimum=1)
-    if k > n:
-        raise config_error(owner, "k", f"an integer in [1, n] = [1, {n}]", k)
-    lam = 1.0 / check_positive(owner, "mttf", mttf)
-    mu = 1.0 / check_positive(owner, "mttr", mttr)
-    crews = n if crews is None else check_int(owner, "crews", crews, minimum=1)
-    rates = [(i, i + 1, (n - i) * lam) for i in range(n)]
-    rates += [(i, i - 1, min(i, crews) * mu) for i in range(1, n + 1)]
+    k, n = _check_k_n("k_of_n_chain", k, n)
+    fail, repair = repair_rates("k_of_n_chain", n, mttf, mttr, crews)
+    rates = [(j, j + 1, rate) for j, rate in enumerate(fail.tolist())]
+    rates += [(j + 1, j, rate) for j, rate in enumerate(repair.tolist())]
     return CTMC(range(n + 1), rates), set(range(n - k + 1))

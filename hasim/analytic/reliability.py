@@ -227,13 +227,23 @@ def repair_chain(n: int, mttf: float, mttr: float, crews: int | None = None) -> 
 
 
 def _repair_chain(owner: str, n: int, mttf: Any, mttr: Any, crews: Any) -> np.ndarray:
+    fail, repair = repair_rates(owner, n, mttf, mttr, crews)
+    return _product_form(np.log(fail) - np.log(repair))
+
+
+def repair_rates(
+    owner: str, n: int, mttf: Any, mttr: Any, crews: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rates of the repair chain: ``j -> j + 1`` (a failure) and ``j + 1 -> j`` (a repair).
+
+    ``j`` failed among ``n`` (j = 0..n-1); ``crews`` None is a crew per component.
+    Arguments are checked in the name of ``owner``.
+    """
     f = check_positive(owner, "mttf", mttf)
     r = check_positive(owner, "mttr", mttr)
     s = n if crews is None else check_int(owner, "crews", crews, minimum=1)
-    j = np.arange(n)  # transitions j -> j + 1 (a failure) and j + 1 -> j (a repair)
-    fail = (n - j) / f
-    repair = np.minimum(j + 1, s) / r
-    return _product_form(np.log(fail) - np.log(repair))
+    j = np.arange(n)
+    return (n - j) / f, np.minimum(j + 1, s) / r
 
 
 def k_of_n_domains(k: int, sizes: Sequence[int], a: float, a_domain: float) -> float:
