@@ -38,6 +38,7 @@ state could hold something the jump would not carry over.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +143,6 @@ class Skipper:
         self.rec = sim.recorder
         self.rng = sim.rng("fast-forward", "rounding")
         self.skipped = 0.0
-        self.skips = 0
         from hasim.balancer import LoadBalancer
         from hasim.workload import Client
 
@@ -199,11 +199,11 @@ class Skipper:
         if rec.warmup > 0:
             env.run(until=min(rec.warmup, until))
         while env.now < until:
-            nxt = self.next_fault()
-            room = min(nxt - ff.lead, until) - env.now
             if not self.quiet():  # a detection or a readmission under way
                 env.run(until=min(env.now + ff.settle, until))
                 continue
+            nxt = self.next_fault()
+            room = min(nxt - ff.lead, until) - env.now
             if room < ff.sample + ff.settle:  # the next fault is near: simulate through it
                 env.run(until=min(max(nxt, env.now) + ff.settle, until))
                 continue
@@ -231,13 +231,10 @@ class Skipper:
         queue = [
             (t if _is_fault(ev) else t + shift, prio, eid, ev) for t, prio, eid, ev in env._queue
         ]
-        import heapq
-
         heapq.heapify(queue)
         env._queue[:] = queue
         env._now = target
         self.skipped += shift
-        self.skips += 1
 
     def _round(self, x: float) -> int:
         """``x`` rounded down or up at random, so the expectation is ``x`` exactly."""
