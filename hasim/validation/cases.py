@@ -117,25 +117,45 @@ def _pair_theory(coverage: float) -> float:
 # -- queues ---------------------------------------------------------------------------------------
 
 
-class _Probe:
-    """Samples a server at Poisson instants (PASTA): P(all busy) and the number in system.
+#: The probe's own stream: ``default_rng([seed, PROBE_STREAM])``, never numpy's global state.
+PROBE_STREAM = 0x9B0BE
 
-    A pure observer with a generator of its own: the simulation's streams are untouched.
+
+class Probe:
+    """Samples a server's state at Poisson times: a pure observer of the run.
+
+    The requests do not record whether they waited, and reading the server at each arrival
+    would need a wrapper in the request path. A detached probe needs neither: by PASTA
+    (Poisson arrivals see time averages) the share of Poisson probe instants at which all
+    workers are busy estimates the time-average P(all busy), which in M/M/c is the
+    probability that an arrival waits, Erlang C. Likewise the mean of ``busy + queued`` over
+    the probe instants estimates the time-average number in the system, L.
+
+    The probe is a SimPy process on the simulation's environment that reads the public
+    ``server.busy``, ``server.queued`` and ``server.workers`` and changes nothing; its
+    times come from a generator of its own (seeded with ``[seed, PROBE_STREAM]``), so the
+    simulation's streams are untouched (``tests/validation/test_queues.py`` checks it).
+    Only instants at or after ``start`` (the warm-up) are counted.
     """
 
-    def __init__(self, sim: hs.Simulation, server: hs.Server, seed: int, start: float) -> None:
-        self.samples = self.all_busy = self.in_system = 0
-        rng = np.random.default_rng([seed, 0x9B0BE])
-        sim.env.process(self._run(sim.env, server, rng, start))
+    def __init__(
+        self, sim: hs.Simulation, server: hs.Server, *, rate: float, seed: int, start: float
+    ) -> None:
+        self.samples = 0
+        self.all_busy = 0
+        self.in_system = 0
+        rng = np.random.default_rng([seed, PROBE_STREAM])
+        sim.env.process(self._run(sim.env, server, rate, rng, start))
 
-    def _run(self, env, server, rng, start):
+    def _run(self, env, server, rate, rng, start):
         while True:
-            for gap in rng.exponential(1.0, 4096).tolist():
+            for gap in rng.exponential(1.0 / rate, 4096).tolist():
                 yield env.timeout(gap)
                 if env.now >= start:
+                    busy = server.busy
                     self.samples += 1
-                    self.all_busy += server.busy == server.workers
-                    self.in_system += server.busy + server.queued
+                    self.all_busy += busy == server.workers
+                    self.in_system += busy + server.queued
 
 
 def queue(seed: int, horizon: float, *, workers, rate, service, queue_limit=None, what="W"):
@@ -149,7 +169,7 @@ def queue(seed: int, horizon: float, *, workers, rate, service, queue_limit=None
                        queue_limit=queue_limit)  # fmt: skip
     hs.OpenLoop(sim, "users", target=server, rate=rate)
     warmup = 500.0
-    probe = _Probe(sim, server, seed, warmup) if what in ("wait", "L") else None
+    probe = Probe(sim, server, rate=1.0, seed=seed, start=warmup) if what in ("wait", "L") else None
     s = sim.run(until=horizon, warmup=warmup).summary()
     if what == "W":
         return s["latency_mean"]

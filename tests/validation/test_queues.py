@@ -21,50 +21,11 @@ import pytest
 
 import hasim as hs
 from hasim import analytic
+from hasim.validation.cases import Probe
 
 from .stats import Plan, check, check_conservation, replicate, t_interval, variants
 
 MU = 1.0  # service rate: every service time has mean 1 s
-
-#: The probe's own stream: ``default_rng([seed, PROBE_STREAM])``, never numpy's global state.
-PROBE_STREAM = 0x9B0BE
-
-
-class Probe:
-    """Samples a server's state at Poisson times: a pure observer of the run.
-
-    The requests do not record whether they waited, and reading the server at each arrival
-    would need a wrapper in the request path. A detached probe needs neither: by PASTA
-    (Poisson arrivals see time averages) the share of Poisson probe instants at which all
-    workers are busy estimates the time-average P(all busy), which in M/M/c is the
-    probability that an arrival waits, Erlang C. Likewise the mean of ``busy + queued`` over
-    the probe instants estimates the time-average number in the system, L.
-
-    The probe is a SimPy process on the simulation's environment that reads the public
-    ``server.busy``, ``server.queued`` and ``server.workers`` and changes nothing; its
-    times come from a generator of its own (seeded with ``[seed, PROBE_STREAM]``), so the
-    simulation's streams are untouched (``test_the_probe_does_not_change_the_run``).
-    Only instants at or after ``start`` (the warm-up) are counted.
-    """
-
-    def __init__(
-        self, sim: hs.Simulation, server: hs.Server, *, rate: float, seed: int, start: float
-    ) -> None:
-        self.samples = 0
-        self.all_busy = 0
-        self.in_system = 0
-        rng = np.random.default_rng([seed, PROBE_STREAM])
-        sim.env.process(self._run(sim.env, server, rate, rng, start))
-
-    def _run(self, env, server, rate, rng, start):
-        while True:
-            for gap in rng.exponential(1.0 / rate, 4096).tolist():
-                yield env.timeout(gap)
-                if env.now >= start:
-                    busy = server.busy
-                    self.samples += 1
-                    self.all_busy += busy == server.workers
-                    self.in_system += busy + server.queued
 
 
 def run_queue(
