@@ -62,3 +62,26 @@ def check_conserved(result: hs.RunResult, sim: hs.Simulation | None = None) -> N
 def assert_conserved():
     """``assert_conserved(result, sim=None)``: the conservation checks above."""
     return check_conserved
+
+
+@pytest.fixture
+def experiment_script():
+    """``experiment_script("compare_designs")``: the module of ``experiments/NAME.py``.
+
+    Registered in ``sys.modules`` under its name, so worker processes can unpickle the
+    functions it hands to an experiment.
+    """
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "experiments"
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,9 +1,7 @@
 """The replication experiment scripts run end to end, write what they promise, and agree
 with what replication theory says they must show (tiny settings: seconds each)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,22 +9,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # so worker processes can unpickle its functions
-    spec.loader.exec_module(module)
-    return module
-
-
 def assert_png(path):
     png = path.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
-def test_sync_vs_async_runs_pairs_modes_and_ranks_their_losses(tmp_path, capsys):
+def test_sync_vs_async_runs_pairs_modes_and_ranks_their_losses(tmp_path, capsys, experiment_script):
     """Three replications of sync, semi-sync and async at 50 and 500 ms lag, 20 s each."""
-    script = load("sync_vs_async")
+    script = experiment_script("sync_vs_async")
     args = "--replications 3 --horizon 20 --lags 0.05,0.5 --workers 2 --out".split()
     script.main(args + [str(tmp_path)])
     runs = pd.read_csv(tmp_path / "sync_vs_async.csv")
@@ -56,9 +46,9 @@ def test_sync_vs_async_runs_pairs_modes_and_ranks_their_losses(tmp_path, capsys)
     assert "lost writes / failover" in capsys.readouterr().out
 
 
-def test_raft_election_timeout_orders_the_ranges(tmp_path, capsys):
+def test_raft_election_timeout_orders_the_ranges(tmp_path, capsys, experiment_script):
     """Four replications of [T, T], [T, 1.05T] and [T, 2T], 15 s each (T = 150 ms)."""
-    script = load("raft_election_timeout")
+    script = experiment_script("raft_election_timeout")
     args = "--replications 4 --horizon 15 --spreads 1,1.05,2 --workers 2 --out".split()
     script.main(args + [str(tmp_path)])
     runs = pd.read_csv(tmp_path / "raft_election_timeout.csv")

@@ -7,10 +7,8 @@ every design and grid point (common random numbers); the grid values appear; the
 theory columns are there; the PNG is a real picture.
 """
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,14 +17,6 @@ import pytest
 from hasim.analytic import availability, k_of_n
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # so worker processes can unpickle its functions
-    spec.loader.exec_module(module)
-    return module
 
 
 def outputs(folder, name):
@@ -47,9 +37,9 @@ def same_seeds(runs, keys, reps, seed=1):
     assert list(seeds) == [tuple(range(seed, seed + reps))]
 
 
-def test_compare_designs(tmp_path, capsys):
+def test_compare_designs(tmp_path, capsys, experiment_script):
     """The main job: every ready design, a row per run, theory beside it, a ranking."""
-    script = load("compare_designs")
+    script = experiment_script("compare_designs")
     args = "--replications 2 --days 0.5 --workers 2 --out".split() + [str(tmp_path)]
     result = script.main(args)
     runs, summary, settings = outputs(tmp_path, "compare_designs")
@@ -74,9 +64,9 @@ def test_compare_designs(tmp_path, capsys):
     assert all(design in out for design in script.DESIGNS)
 
 
-def test_compare_designs_theory_is_k_of_n():
+def test_compare_designs_theory_is_k_of_n(experiment_script):
     """The single server is MTTF / (MTTF + mean repair); N+1 behind a balancer is 2-of-3."""
-    script = load("compare_designs")
+    script = experiment_script("compare_designs")
     mttf, median = 86400.0, 1200.0
     a = availability(mttf, median * script.MEAN_OVER_MEDIAN)
     assert script.theory_uptime("single_server", mttf, median) == pytest.approx(a)
@@ -90,9 +80,9 @@ def test_compare_designs_theory_is_k_of_n():
     assert script.theory_uptime("redundant_lb", mttf, median) > cluster
 
 
-def test_health_check_interval(tmp_path):
+def test_health_check_interval(tmp_path, experiment_script):
     """A grid of interval x threshold: every point, the same seeds, detection grows with I."""
-    script = load("health_check_interval")
+    script = experiment_script("health_check_interval")
     args = "--replications 2 --days 0.1 --intervals 2 10 --thresholds 1 3 --workers 2 --out"
     script.main(args.split() + [str(tmp_path)])
     runs, summary, _ = outputs(tmp_path, "health_check_interval")
@@ -113,9 +103,9 @@ def test_health_check_interval(tmp_path):
     assert means.loc[(3, 10.0), "theory_unavailability"] == pytest.approx(theory)
 
 
-def test_replica_count(tmp_path, capsys):
+def test_replica_count(tmp_path, capsys, experiment_script):
     """More servers (needed = 1, the same failures for web0.. at every n) never lower uptime."""
-    script = load("replica_count")
+    script = experiment_script("replica_count")
     args = "--replications 2 --days 0.3 --servers 1 2 3 --workers 2 --out".split()
     script.main(args + [str(tmp_path)])
     runs, summary, _ = outputs(tmp_path, "replica_count")
@@ -129,16 +119,16 @@ def test_replica_count(tmp_path, capsys):
     assert "No knee" in capsys.readouterr().out  # 1..3 servers: each one buys >= 0.5 nines
 
 
-def test_replica_count_knee():
+def test_replica_count_knee(experiment_script):
     """The knee is the first n after which one more replica gains less than the bound."""
-    script = load("replica_count")
+    script = experiment_script("replica_count")
     assert script.knee([1.5, 2.9, 3.7, 3.8], 0.5) == 2
     assert script.knee([1.0, 2.0, 3.0], 0.5) is None
 
 
-def test_zone_outages(tmp_path, capsys):
+def test_zone_outages(tmp_path, capsys, experiment_script):
     """One, two, three zones: same seeds, the theory's layout, crossing zones costs latency."""
-    script = load("zone_outages")
+    script = experiment_script("zone_outages")
     args = "--replications 2 --days 0.5 --workers 2 --out".split() + [str(tmp_path)]
     script.main(args)
     runs, summary, settings = outputs(tmp_path, "zone_outages")
