@@ -43,7 +43,7 @@ a crash of the standby costs nothing unless the active one fails meanwhile.
 from __future__ import annotations
 
 import hasim as hs
-from hasim.models import failures, settings
+from hasim.models import failover_pair, failures, settings
 
 PARAMS = {
     "workers": 8,
@@ -81,16 +81,6 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
         )
         for i in range(2)
     )
-    pair = hs.ActivePassive(
-        sim,
-        "vip",
-        primary=primary,
-        standby=standby,
-        heartbeat=p["heartbeat"],
-        timeout=p["heartbeat_timeout"],
-        promotion_delay=p["promotion_delay"],
-        coverage=p["coverage"],
-        failback=p["failback"],
-    )
+    pair = failover_pair(sim, primary, standby, p)
     sim.up_when(lambda: pair.up)
     return pair

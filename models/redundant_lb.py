@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import hasim as hs
 from hasim.errors import check_int
-from hasim.models import lb_cluster, settings
+from hasim.models import failover_pair, lb_cluster, settings
 
 PARAMS = {
     **lb_cluster.PARAMS,
@@ -81,16 +81,6 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
     web = lb_cluster.web_tier(sim, count, p, [p["zone"]])
     active = lb_cluster.balancer("redundant_lb", sim, "lb", web, p)
     standby = lb_cluster.balancer("redundant_lb", sim, "lb2", web, p)
-    pair = hs.ActivePassive(
-        sim,
-        "vip",
-        primary=active,
-        standby=standby,
-        heartbeat=p["heartbeat"],
-        timeout=p["heartbeat_timeout"],
-        promotion_delay=p["promotion_delay"],
-        coverage=p["coverage"],
-        failback=p["failback"],
-    )
+    pair = failover_pair(sim, active, standby, p)
     sim.up_when(lambda: pair.up and sum(s.up for s in web) >= needed)
     return pair
