@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from hasim.dist import Exponential
+from hasim.dist import Exponential, Uniform
 from hasim.domains import Domain
 from hasim.errors import ConfigError, check_int, config_error
 from hasim.faults import Failures, RepairCrews
@@ -171,22 +171,22 @@ def estimate(sim: Any, bias: FailureBiasing | None = None) -> dict[str, float]:
     owner = {id(n): i for i, n in enumerate(nodes)}
     unit_node = [owner[id(u.node)] for u in units]
     cover_idx = [[owner[id(d)] for d in covering[n] if id(d) in owner] for n in nodes]
-    rng = np.random.default_rng([sim.seed, 0xA7E])
+    # The estimator's own generator: the model's streams are not touched.
+    draws = Uniform(0.0, 1.0).sampler(np.random.default_rng([sim.seed, 0xA7E]), batch=4096)
     try:
-        return _run(sim, bias, units, pool_sizes, nodes, unit_node, cover_idx, rng)
+        return _run(sim, bias, units, pool_sizes, nodes, unit_node, cover_idx, draws)
     finally:
         for node in nodes:
             node.state = UP
 
 
-def _run(sim, bias, units, pool_sizes, nodes, unit_node, cover_idx, rng) -> dict[str, float]:
+def _run(sim, bias, units, pool_sizes, nodes, unit_node, cover_idx, draws) -> dict[str, float]:
     n_units = len(units)
     fail_rate = [u.rate for u in units]
     repair_rate = [u.repair for u in units]
     pool_of = [u.pool for u in units]
     p_fail = float(bias.bias)
     total_fail = math.fsum(fail_rate)
-    draws = _Uniforms(rng)
 
     def system_up(failed: list[bool]) -> bool:
         own = [False] * len(nodes)
@@ -251,21 +251,6 @@ def _in_repair(unit: int, pool_of: list, queues: list[list[int]], sizes: list[in
     """Whether a failed unit is being repaired: its own crew, or among its pool's first crews."""
     pool = pool_of[unit]
     return pool is None or unit in queues[pool][: sizes[pool]]
-
-
-class _Uniforms:
-    """Uniform draws in batches from the estimator's own generator."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.batch = rng.random(4096).tolist()
-        self.k = 0
-
-    def __call__(self) -> float:
-        if self.k == len(self.batch):
-            self.batch, self.k = self.rng.random(4096).tolist(), 0
-        self.k += 1
-        return self.batch[self.k - 1]
 
 
 def _pick(rates: list[float], among: Any, target: float) -> int:
