@@ -76,15 +76,9 @@ class Row:
 
     def interval(self, level: float = LEVEL) -> tuple[float, float]:
         """``(mean, half-width)`` of the Student-t interval at ``level``."""
-        from scipy import stats
+        from hasim.experiment.stats import mean_ci
 
-        values = self.values
-        n = len(values)
-        mean = math.fsum(values) / n
-        if n < 2:
-            return mean, math.inf
-        var = math.fsum((x - mean) ** 2 for x in values) / (n - 1)
-        return mean, float(stats.t.ppf(0.5 + level / 2, n - 1)) * math.sqrt(var / n)
+        return mean_ci(self.values, level)
 
     def precise(self, rel: float) -> bool:
         """Whether the 95 % half-width is within ``rel`` of the theory."""
