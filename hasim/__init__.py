@@ -94,6 +94,7 @@ from hasim.resilience import (
 )
 from hasim.scaling import Autoscaler, Group
 from hasim.sim import Component, Simulation
+from hasim.structure import Structure, all_of, any_of, k_of_n
 from hasim.tiers import AppServer
 from hasim.units import (
     day,
@@ -120,6 +121,11 @@ __all__ = [
     # simulation and components
     "Simulation",
     "Component",
+    # structure expressions: when the system is up
+    "Structure",
+    "all_of",
+    "any_of",
+    "k_of_n",
     "Node",
     "Server",
     "AppServer",

@@ -560,7 +560,8 @@ def _write_faults(experiment: Any, path: str) -> None:
     entry = build(sim, **task.point.params)
     if task.workload is not None:
         task.workload(sim, entry)
-    history = sim.run(until=task.horizon, warmup=task.warmup).fault_history()
+    # The general engine: the lean one keeps no fault history.
+    history = sim.run(until=task.horizon, warmup=task.warmup, engine="events").fault_history()
     history.to_toml(path)
     print(
         f"hasim: wrote the {_faults(len(history))} of replication 0 (seed {task.seed}) to {path}",

@@ -115,6 +115,15 @@ class Node(Component):
     ``listener(node, old_state, new_state)`` after every change.
     """
 
+    #: True while ``up`` is the node's own state (a structure re-reads it only when the
+    #: node changes); False in subclasses whose ``up`` derives from others (a failover pair).
+    _up_is_state = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "up" in cls.__dict__:
+            cls._up_is_state = False
+
     def __init__(
         self, sim: Simulation, name: str, *, zone: str | None = None, failures: Any = None
     ) -> None:
@@ -299,7 +308,7 @@ class Node(Component):
             self._crashed()
         for listener in self._listeners:
             listener(self, old, state)
-        self.sim._state_changed(blame or self.name)
+        self.sim._state_changed(blame or self.name, self)
 
     def _crashed(self) -> None:
         """Hook: end the work in flight (subclasses)."""

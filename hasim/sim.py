@@ -31,6 +31,7 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import SERIES_BUCKETS, Recorder
+from hasim.structure import Structure, Tracker, all_of, any_of
 
 if TYPE_CHECKING:
     from hasim.metrics.result import RunResult
@@ -39,6 +40,9 @@ __all__ = ["Simulation", "Component", "SYSTEM"]
 
 #: The name results give the system as a whole (reserved for components).
 SYSTEM = "system"
+
+#: How ``run()`` can execute a model (see its docstring).
+ENGINES = ("auto", "events", "lean", "vector")
 
 # SimPy's priority for ordinary events (simpy.events.NORMAL).
 _NORMAL = 1
@@ -104,6 +108,11 @@ class Simulation:
         self.nodes: list[Any] = []
         self.clients: list[Any] = []
         self._predicate: Callable[[], bool] | None = None
+        #: The structure expression given to ``up_when`` (None for a lambda or none).
+        self.structure: Structure | None = None
+        self._tracker: Tracker | None = None
+        self._leaf_index: dict[str, int] = {}
+        self._derived_leaves: list[tuple[int, Any]] = []
         self._system_up: bool | None = None
         self._request_ids = 0
         #: Components whose faults a replayed history dictates: their random
@@ -183,23 +192,68 @@ class Simulation:
 
     # -- system state -----------------------------------------------------
 
-    def up_when(self, predicate: Callable[[], bool]) -> None:
-        """Declare when the system is up, as a predicate over component states.
+    def up_when(self, predicate: Callable[[], bool] | Structure) -> None:
+        """Declare when the system is up: a structure expression, or a predicate.
 
-        The predicate is evaluated at the start and after every state change
-        of any node, so uptime and incidents are exact and need no traffic.
-        Without one, the system is up while every node is up (a series system).
+        A structure expression (``hs.all_of``, ``hs.any_of``, ``hs.k_of_n``, ``&``,
+        ``|``) is evaluated incrementally: each gate keeps a count of its inputs that
+        are up, and a component's change updates only the gates above it. Its
+        leaves may be components or component names (bound when the run starts).
+        It also gives exact analysis (``structure.availability``, cut sets,
+        importance) and lets state-only runs use the lean engine.
+
+        A predicate (any callable returning bool) is evaluated at the start and
+        after every state change of any node. Either way uptime and incidents are
+        exact and need no traffic. Without either, the system is up while every
+        node is up (a series system).
 
         Example:
+            ``sim.up_when(hs.k_of_n(2, web))`` or
             ``sim.up_when(lambda: sum(s.up for s in web) >= 2)`` (2-of-3).
         """
         if not callable(predicate):
             raise config_error(
-                "Simulation", "up_when predicate", "a callable returning bool", predicate
-            )
+                "Simulation", "up_when predicate",
+                "a structure expression or a callable returning bool", predicate,
+            )  # fmt: skip
         if self._started:
             raise SimulationError("Simulation: up_when() must be called before run()")
+        self.structure = predicate if isinstance(predicate, Structure) else None
         self._predicate = predicate
+
+    def _bind_structure(self) -> None:
+        """Resolve the structure's leaf names to components and build its tracker."""
+        structure = self.structure
+        if structure is None:
+            return
+        unknown = [name for name in structure.names if name not in self.components]
+        if unknown:
+            known = ", ".join(repr(n) for n in self.components) or "none"
+            raise config_error(
+                "Simulation.up_when", "structure",
+                f"an expression over this simulation's components (known: {known})",
+                f"{structure!r} (unknown: {', '.join(unknown)})",
+            )  # fmt: skip
+        bound = structure.bind(self.components.__getitem__)
+        leaves = bound.leaves()
+        for leaf in leaves:
+            if not hasattr(type(leaf.component), "up"):
+                raise config_error(
+                    "Simulation.up_when", f"structure leaf {leaf.name!r}",
+                    "a component with an up state (a node, a server, a service)",
+                    leaf.component,
+                )  # fmt: skip
+        self.structure = bound
+        self._tracker = Tracker(bound)
+        self._leaf_index = {name: i for i, name in enumerate(self._tracker.names)}
+        # Leaves whose ``up`` is not a node's own state (a failover pair: its active
+        # member is up; a group) derive it from others: they are re-read at every change.
+        self._derived_leaves = [
+            (i, leaf.component)
+            for i, leaf in enumerate(leaves)
+            if not getattr(leaf.component, "_up_is_state", False)
+        ]
+        self._predicate = None
 
     @property
     def next_failure_at(self) -> float:
@@ -211,13 +265,27 @@ class Simulation:
         return min((node.next_failure_at for node in self.nodes), default=math.inf)
 
     def system_up(self) -> bool:
-        """Whether the system is up now, by the structure predicate."""
+        """Whether the system is up now, by the structure expression or predicate."""
+        if self._tracker is not None:
+            return self._tracker.up
         if self._predicate is None:
             return all(node.up for node in self.nodes)
         return bool(self._predicate())
 
-    def _state_changed(self, cause: str | None = None) -> None:
-        """Called by nodes after each state change: record system transitions."""
+    def _state_changed(self, cause: str | None = None, changed: Any = None) -> None:
+        """Called after each state change (by ``changed``, if given): record system transitions.
+
+        ``cause`` is whom an incident is blamed on (a node, or the zone that took
+        it down); ``changed`` the component whose ``up`` may have changed.
+        """
+        tracker = self._tracker
+        if tracker is not None:
+            name = changed.name if changed is not None else cause
+            i = self._leaf_index.get(name)
+            if i is not None:
+                tracker.set(i, bool(self.components[name].up))
+            for i, component in self._derived_leaves:
+                tracker.set(i, bool(component.up))
         up = self.system_up()
         if up is not self._system_up:
             self._system_up = up
@@ -242,7 +310,12 @@ class Simulation:
     # -- the run --------------------------------------------------------
 
     def run(
-        self, until: float | str, *, warmup: float | str = 0.0, fast_forward: Any = None
+        self,
+        until: float | str,
+        *,
+        warmup: float | str = 0.0,
+        fast_forward: Any = None,
+        engine: str = "auto",
     ) -> RunResult:
         """Run the simulation to ``until`` and return what happened and what it means.
 
@@ -253,6 +326,11 @@ class Simulation:
             fast_forward: a ``hasim.FastForward`` to skip the quiet stretches
                 between faults, accounting for their requests from measured
                 steady states (``hasim.fastforward``); None runs every request.
+            engine: ``"auto"`` (the lean state-only engine where it applies, else
+                the general one), ``"events"`` (always the general SimPy engine),
+                ``"lean"`` (the lean engine, refused with the reason where it does
+                not apply; see ``hasim.lean``) or ``"vector"`` (independent
+                renewal processes on numpy arrays; see ``hasim.vector``).
 
         Returns:
             a ``RunResult``.
@@ -271,6 +349,7 @@ class Simulation:
             raise config_error(
                 "Simulation.run", "until", "a window (until - warmup) of more than 1e-300 s", until
             )
+        check_choice("Simulation.run", "engine", engine, ENGINES)
         if self._started:
             raise SimulationError("Simulation: run() was already called; build a new Simulation")
         skipper = None
@@ -281,18 +360,47 @@ class Simulation:
                 raise config_error(
                     "Simulation.run", "fast_forward", "None or a hasim.FastForward", fast_forward
                 )
+            if engine in ("lean", "vector"):
+                raise config_error(
+                    "Simulation.run", "engine", '"auto" or "events" with fast_forward', engine
+                )
             check_supported(self)
             skipper = Skipper(self, fast_forward)
+        self._bind_structure()
+        lean_run = None
+        if skipper is None and engine != "events":
+            from hasim import lean  # the state-only engines sit above the components
+
+            why = lean.check_lean(self)
+            if engine == "vector":
+                from hasim import vector
+
+                vector.check(self, why)
+                self._started = self._finished = True
+                return vector.run(self, until_s, warmup_s)
+            if why is None:
+                lean_run = lean.run_lean
+            elif engine == "lean":
+                raise ConfigError(f"Simulation.run: the lean engine cannot run this: {why}")
         for component in list(self.components.values()):
             component._prepare()
         self._started = True
         self.recorder.open(warmup_s, until_s, [c.name for c in self.components.values()])
         for node in self.nodes:
             self.recorder.state(0.0, node.name, node.state)
+        self._system_up = None
+        if self._tracker is not None:
+            self._tracker.reset([bool(leaf.component.up) for leaf in self.structure.leaves()])
+        if lean_run is not None:
+            self._state_changed()
+            lean_run(self, until_s)
+            self.env._now = until_s
+            self.recorder.state_log = None  # component history is not kept (hasim.lean)
+            self._finished = True
+            return RunResult.from_simulation(self)
         for node in self.nodes:
             if node.name not in self._replayed:
                 node._start_faults()
-        self._system_up = None
         self._state_changed()
         if skipper is None:
             self.env.run(until=until_s)
@@ -334,6 +442,19 @@ class Component:
 
     def _prepare(self) -> None:
         """Hook called by ``run()`` before the clock starts (e.g. to fetch network paths)."""
+
+    # Components compose into structure expressions: ``lb & web0``, ``web0 | web1``.
+    def __and__(self, other: Any) -> Structure:
+        return all_of(self, other)
+
+    def __rand__(self, other: Any) -> Structure:
+        return all_of(other, self)
+
+    def __or__(self, other: Any) -> Structure:
+        return any_of(self, other)
+
+    def __ror__(self, other: Any) -> Structure:
+        return any_of(other, self)
 
     @property
     def label(self) -> str:

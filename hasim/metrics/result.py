@@ -151,7 +151,7 @@ class RunResult:
         names: list[str],
         ok_series: list[int],
         failed_series: list[int],
-        state_log: list[tuple[float, str, str]],
+        state_log: list[tuple[float, str, str]] | None,
         system_log: list[tuple[float, bool, str | None]],
         detections: list[tuple[float, str, str, bool]] = (),
         failovers: list[tuple[str, float, float, float]] = (),
@@ -228,8 +228,11 @@ class RunResult:
             names=list(rec.names),
             ok_series=ok,
             failed_series=failed,
-            state_log=list(rec.state_log),
-            system_log=list(rec.system_log),
+            # The lean engine keeps no component history and a compact system log.
+            state_log=None if rec.state_log is None else list(rec.state_log),
+            system_log=rec.system_log
+            if not isinstance(rec.system_log, list)
+            else list(rec.system_log),
             detections=list(rec.detections),
             failovers=list(rec.failovers),
             failed_by=dict(rec.failed_by),
@@ -255,8 +258,27 @@ class RunResult:
         """The incidents that began in the window, as objects."""
         return incidents(self.system_log, self.warmup, self.until)
 
+    @property
+    def history_kept(self) -> bool:
+        """Whether the run kept every component's history (False after the lean engine)."""
+        return self.state_log is not None
+
+    def _history(self, what: str) -> None:
+        if self.state_log is None:
+            raise SimulationError(
+                f"RunResult.{what}() needs every component's history, which the lean "
+                'state-only engine does not keep: run with Simulation(record="requests") '
+                'or run(engine="events")'
+            )
+
     def failure_list(self) -> list[ComponentFailure]:
-        """Each component failure that began in the window, with its recovery phases."""
+        """Each component failure that began in the window, with its recovery phases.
+
+        Empty after the lean engine, which keeps no component history (and has no
+        detections to measure).
+        """
+        if self.state_log is None:
+            return []
         return component_failures(
             self.state_log, self.detections, self.failovers, self.warmup, self.until
         )
@@ -384,6 +406,7 @@ class RunResult:
         """
         import pandas as pd
 
+        self._history("failures")
         rows = [
             (f.component, f.failed, f.ttd, f.detected_by, f.failover, f.repair)
             for f in self.failure_list()
@@ -409,6 +432,7 @@ class RunResult:
         """
         import pandas as pd
 
+        self._history("faults")
         columns = ["kind", "target", "start", "end", "cause", "value", "derived"]
         frame = pd.DataFrame(self.fault_log, columns=columns)
         frame = frame.astype({"start": float, "end": float, "derived": bool})
@@ -428,6 +452,7 @@ class RunResult:
         """
         from hasim.chaos import FaultHistory
 
+        self._history("fault_history")
         return FaultHistory.from_faults(self.fault_log, self.random_nodes)
 
     def downtime_by_cause(self) -> pd.DataFrame:
@@ -459,6 +484,7 @@ class RunResult:
         """
         import pandas as pd
 
+        self._history("timeline")
         rows = state_intervals(self.state_log, self.warmup, self.until)
         system_log = [(t, SYSTEM, "up" if up else "down") for t, up, _ in self.system_log]
         rows += state_intervals(system_log, self.warmup, self.until)
