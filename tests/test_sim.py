@@ -215,7 +215,8 @@ def test_up_when_needs_a_callable(sim):
     """The structure predicate is a function of component states."""
     with pytest.raises(
         hs.ConfigError,
-        match=r"Simulation: up_when predicate must be a structure expression or a callable returning bool, got 5",
+        match=r"Simulation: up_when predicate must be a structure expression or a callable "
+        r"returning bool, got 5",
     ):
         sim.up_when(5)
 
