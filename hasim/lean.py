@@ -43,6 +43,8 @@ from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any
 
+import numpy as np
+
 from hasim import faults
 from hasim.dist import ConstantSampler, Sampler
 from hasim.node import DOWN, UP, Node, Server
@@ -69,13 +71,35 @@ class SystemLog:
     def append(self, entry: tuple[float, bool, str | None]) -> None:
         """Add ``(time, up, cause)``."""
         t, up, cause = entry
+        code = self.code(cause)
+        self.times.append(t)
+        self.ups.append(up)
+        self.causes.append(code)
+
+    def code(self, cause: str | None) -> int:
+        """The integer that stands for ``cause`` in ``causes``."""
         code = self._codes.get(cause)
         if code is None:
             code = self._codes[cause] = len(self._names)
             self._names.append(cause)
-        self.times.append(t)
-        self.ups.append(up)
-        self.causes.append(code)
+        return code
+
+    def extend_codes(self, times: np.ndarray, ups: np.ndarray, codes: np.ndarray) -> None:
+        """Add many transitions at once: arrays of times, states and cause codes (``code``)."""
+        self.times.frombytes(np.ascontiguousarray(times, dtype=np.float64).tobytes())
+        self.ups.frombytes(np.ascontiguousarray(ups, dtype=np.int8).tobytes())
+        self.causes.frombytes(np.ascontiguousarray(codes, dtype=np.int32).tobytes())
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+        """``(times, ups, cause codes, names)``: numpy views for vectorised analysis."""
+        return (
+            np.frombuffer(self.times, dtype=np.float64) if len(self.times) else np.empty(0),
+            np.frombuffer(self.ups, dtype=np.int8).astype(bool) if len(self.ups) else
+            np.empty(0, dtype=bool),
+            np.frombuffer(self.causes, dtype=np.int32) if len(self.causes) else
+            np.empty(0, dtype=np.int32),
+            self._names,
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.times)

@@ -44,7 +44,13 @@ import numpy as np
 
 from hasim.errors import SimulationError
 from hasim.metrics import attribution
-from hasim.metrics.incidents import Incident, incidents, state_intervals, time_down
+from hasim.metrics.incidents import (
+    Incident,
+    incident_times,
+    incidents,
+    state_intervals,
+    time_down,
+)
 from hasim.metrics.latency import LatencyHistogram
 from hasim.metrics.recorder import OUTCOMES
 from hasim.metrics.recovery import ComponentFailure, component_failures
@@ -298,9 +304,9 @@ class RunResult:
         availability = ok / answered if answered else math.nan
         downtime = time_down(self.system_log, self.warmup, self.until)
         uptime = 1.0 - downtime / self.window
-        found = self.incident_list()
+        starts, ends = incident_times(self.system_log, self.warmup, self.until)
         failures = self.failure_list()
-        ttrs = np.array([i.ttr for i in found if not i.ongoing])
+        ttrs = (ends - starts)[~np.isnan(ends)]
         row: dict[str, Any] = {
             "window": self.window,
             "issued": self.issued,
@@ -312,7 +318,7 @@ class RunResult:
             "uptime": uptime,
             "uptime_nines": nines(uptime),
             "downtime": downtime,
-            "incidents": len(found),
+            "incidents": len(starts),
             "mttr": float(ttrs.mean()) if ttrs.size else math.nan,
             "ttr_p50": float(np.quantile(ttrs, 0.5)) if ttrs.size else math.nan,
             "ttr_p95": float(np.quantile(ttrs, 0.95)) if ttrs.size else math.nan,
