@@ -156,21 +156,42 @@ def case_balancer(size: dict, seed: int) -> list[Row]:
 
 
 def case_state(size: dict, seed: int) -> list[Row]:
-    """2-of-3 availability, no traffic: simulated years per wall second."""
-    table = bench_state.bench(float(size["years"]), int(size["rounds"]), seed)
-    ours, ref = table["hasim"], table["simpy"]
+    """2-of-3 availability, no traffic: simulated years per wall second, and memory."""
+    years = float(size["years"])
+    table = bench_state.bench(years, int(size["rounds"]), seed)
+    ref = table["simpy"]
     theory = 1.0 - bench_state.closed_form()
-    return [
+    what = {
+        "hasim": "state: 2-of-3, hs.k_of_n (lean engine) vs SimPy",
+        "lambda": "state: 2-of-3, up_when(lambda) (lean) vs SimPy",
+        "vector": 'state: 2-of-3, engine="vector" vs SimPy',
+        "events": 'state: 2-of-3, engine="events" vs SimPy',
+    }
+    rows = [
         Row(
-            "state: 2-of-3 nodes, no traffic, vs SimPy",
-            f"{ours['rate']:,.0f} sim years/s",
+            label,
+            f"{table[name]['rate']:,.0f} sim years/s",
             f"{ref['rate']:,.0f} sim years/s",
-            ours["rate"] / ref["rate"],
-            _spread(size, ours["spread"], ref["spread"]),
-            f"down {1 - ours['uptime']:.3e}, SimPy {1 - ref['uptime']:.3e}, "
-            f"closed form {theory:.3e} ({size['years']:g} years)",
+            table[name]["rate"] / ref["rate"],
+            _spread(size, table[name]["spread"], ref["spread"]),
+            f"down {1 - table[name]['uptime']:.3e}, SimPy {1 - ref['uptime']:.3e}, "
+            f"closed form {theory:.3e} ({years:g} years)",
         )
+        for name, label in what.items()
     ]
+    mem = bench_state.memory(years, seed)
+    short, long = mem["short"], mem["long"]
+    rows.append(
+        Row(
+            "state: memory, 10x the horizon, peak RSS",
+            f"{long['years']:g} years: {long['peak_mb']:.1f} MB peak",
+            f"{short['years']:g} years: {short['peak_mb']:.1f} MB peak",
+            long["peak_mb"] / short["peak_mb"],
+            None,
+            f"goal <= 1.2; {long['incidents']:,} incidents in the long run",
+        )
+    )
+    return rows
 
 
 def case_memory(size: dict, seed: int) -> list[Row]:

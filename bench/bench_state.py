@@ -12,9 +12,20 @@ Models, run in this one process, interleaved, same seed every round:
   env.timeout(ttr); down -= 1``) and a counter of nodes down; an outage starts when the
   counter reaches 2 and ends when it falls back to 1. Random numbers drawn 4096 at a time
   from numpy (``bench_balancer.Draws``, the strong hand-written variant). **The baseline.**
-* ``hasim``: ``Node`` x 3 with ``Failures``, ``sim.up_when(2 of 3 up)``,
+* ``hasim``: ``Node`` x 3 with ``Failures``, ``sim.up_when(hs.k_of_n(2, nodes))``,
   ``Simulation(record="aggregate")``, then ``run(...).summary()`` (which also computes the
-  incidents' time to repair, percentiles...).
+  incidents' time to repair, percentiles...). ``run`` picks the lean state-only engine
+  (``hasim.lean``).
+* ``lambda``: the same with ``sim.up_when(lambda: sum(n.up for n in nodes) >= 2)``: the lean
+  engine calls the lambda after every change.
+* ``vector``: the same as ``hasim`` with ``run(engine="vector")`` (``hasim.vector``).
+* ``events``: the same as ``hasim`` with ``run(engine="events")``, the general SimPy engine
+  every model with traffic runs on.
+
+All four hasim variants give the same numbers, bit for bit (same streams, same event times).
+
+``memory`` (``--memory``): peak RSS of the ``hasim`` model over ``--years`` and over 10x as
+long, each in a fresh process (as ``bench_memory``).
 
 Both uptimes should agree with the closed form ``hasim.analytic.k_of_n(2, 3, a)``,
 ``a = MTTF / (MTTF + MTTR)``: 1 - 2.92e-4. Over 10,000 years there are ~5,000 outages, so
@@ -34,10 +45,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import simpy
@@ -89,20 +105,57 @@ def simpy_model(until: float, seed: int) -> dict[str, float]:
     return {"uptime": 1.0 - downtime[0] / until, "incidents": incidents[0]}
 
 
-def hasim_model(until: float, seed: int) -> dict[str, float]:
+def hasim_model(
+    until: float, seed: int, *, engine: str = "auto", expression: bool = True
+) -> dict[str, float]:
     """The design with hasim's components; the same numbers, from ``summary()``."""
     sim = hs.Simulation(seed=seed, record="aggregate")
     failures = hs.Failures(ttf=hs.Exponential(mean=MTTF), ttr=hs.Exponential(mean=MTTR))
     nodes = [hs.Node(sim, f"n{i}", failures=failures) for i in range(NODES)]
-    sim.up_when(lambda: sum(n.up for n in nodes) >= NEEDED)
-    s = sim.run(until=until).summary()
+    if expression:
+        sim.up_when(hs.k_of_n(NEEDED, nodes))
+    else:
+        sim.up_when(lambda: sum(n.up for n in nodes) >= NEEDED)
+    s = sim.run(until=until, engine=engine).summary()
     return {"uptime": s["uptime"], "incidents": s["incidents"]}
 
 
 MODELS: dict[str, Callable[[float, int], dict[str, float]]] = {
     "simpy": simpy_model,
     "hasim": hasim_model,
+    "lambda": partial(hasim_model, expression=False),
+    "vector": partial(hasim_model, engine="vector"),
+    "events": partial(hasim_model, engine="events"),
 }
+
+
+def probe(years: float, seed: int = 1) -> None:
+    """Run the ``hasim`` model for ``years`` in this process; print peak RSS as JSON."""
+    from bench.bench_memory import _maxrss_mb
+
+    base = _maxrss_mb()
+    start = time.perf_counter()
+    out = hasim_model(years * hs.years, seed)
+    print(json.dumps({**out, "base_mb": base, "peak_mb": _maxrss_mb(),
+                      "seconds": time.perf_counter() - start}))  # fmt: skip
+
+
+def memory(years: float, seed: int = 1) -> dict[str, dict[str, float]]:
+    """Peak RSS of the ``hasim`` model over ``years`` and 10x as long, in fresh processes."""
+    from bench.bench_memory import ROOT
+
+    rows = {}
+    for label, span in (("short", years), ("long", 10 * years)):
+        code = f"from bench.bench_state import probe; probe({span!r}, {seed!r})"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the state memory probe failed:\n{done.stderr}")
+        rows[label] = {**json.loads(done.stdout.strip().splitlines()[-1]), "years": span}
+    return rows
 
 
 # -- the harness ---------------------------------------------------------------------------
@@ -116,15 +169,17 @@ def timed(model: Callable[[float, int], dict[str, float]], until: float, seed: i
     return out, time.perf_counter() - start
 
 
-def bench(years: float, rounds: int, seed: int) -> dict[str, dict[str, float]]:
-    """Warm up, then run both models ``rounds`` times, interleaved.
+def bench(
+    years: float, rounds: int, seed: int, models: tuple[str, ...] | None = None
+) -> dict[str, dict[str, float]]:
+    """Warm up, then run the models (default: all) ``rounds`` times, interleaved.
 
     Returns:
         Per model: ``uptime``, ``incidents``, median ``seconds`` and ``rate``
         (simulated years per wall second) and ``spread`` ((max - min) / median rate).
     """
     until = years * hs.years
-    names = list(MODELS)
+    names = list(models or MODELS)
     for name in names:  # warm-up, not measured
         timed(MODELS[name], min(years, 200.0) * hs.years, seed)
     runs: dict[str, list] = {name: [] for name in names}
@@ -173,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (median)")
     parser.add_argument("--seed", type=int, default=1, help="root seed of every model")
     parser.add_argument("--quick", action="store_true", help="2,000 years, 2 rounds")
+    parser.add_argument("--memory", action="store_true", help="also peak RSS, 10x longer")
     args = parser.parse_args(argv)
     if args.quick:
         args.years, args.rounds = 2_000.0, 2
@@ -180,6 +236,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--years must be > 0 and --rounds >= 1")
     table = bench(args.years, args.rounds, args.seed)
     print(report(table, args.years, args.rounds, args.seed))
+    if args.memory:
+        rows = memory(args.years, args.seed)
+        for label, row in rows.items():
+            print(f"memory {label}: {row['years']:g} years, peak {row['peak_mb']:.1f} MB "
+                  f"(base {row['base_mb']:.1f}), {row['seconds']:.2f} s")  # fmt: skip
+        print(f"peak ratio long / short: {rows['long']['peak_mb'] / rows['short']['peak_mb']:.3f}"
+              " (goal <= 1.2)")  # fmt: skip
 
 
 if __name__ == "__main__":
