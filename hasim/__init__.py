@@ -56,7 +56,13 @@ from hasim.dist import (
 )
 from hasim.domains import Domain, region_of
 from hasim.errors import ConfigError, HasimError, SimulationError
-from hasim.experiment import Experiment, ExperimentResult, Target
+from hasim.experiment import (
+    Experiment,
+    ExperimentResult,
+    IntervalAvailability,
+    Target,
+    interval_availability,
+)
 from hasim.failover import ACTIVE, STANDBY, ActivePassive
 from hasim.fastforward import FastForward
 from hasim.faults import Failures, RepairCrews, Spares
@@ -94,7 +100,7 @@ from hasim.resilience import (
 )
 from hasim.scaling import Autoscaler, Group
 from hasim.sim import Component, Simulation
-from hasim.structure import Structure, all_of, any_of, k_of_n
+from hasim.structure import Structure, all_of, any_of, k_of_n, share_up
 from hasim.tiers import AppServer
 from hasim.units import (
     day,
@@ -126,6 +132,9 @@ __all__ = [
     "all_of",
     "any_of",
     "k_of_n",
+    "share_up",
+    "interval_availability",
+    "IntervalAvailability",
     "Node",
     "Server",
     "AppServer",

@@ -47,6 +47,7 @@ import numpy as np
 
 from hasim import faults
 from hasim.dist import ConstantSampler, Sampler
+from hasim.errors import SimulationError
 from hasim.node import DOWN, UP, Node, Server
 
 __all__ = ["SystemLog", "check_lean", "run_lean"]
@@ -222,12 +223,15 @@ def run_lean(sim: Any, until: float) -> None:
             leaf_of[i] = sim._leaf_index.get(node.name, -1)
         structure = sim.structure
         flat = all(not hasattr(child, "children") for child in structure.children)
-        if flat and len(set(structure.names)) == len(structure.children):
+        if flat and len(set(structure.names)) == len(structure.children) and sim.reward is None:
             counting, k = True, structure.k  # a flat gate over distinct nodes: a counter
-    elif predicate is None:
+    elif predicate is None and sim.reward is None:
         counting, k = True, n_nodes
         leaf_of = list(range(n_nodes))
+    elif predicate is None:
+        predicate = sim.system_up  # every node up, read from the states kept current
     system_up = sim._system_up
+    reward = sim.reward
     up_count = sum(1 for i in range(n_nodes) if leaf_of[i] >= 0) if counting else 0
 
     # Units: next event per unit on one heap; (time, order, unit).
@@ -316,14 +320,25 @@ def run_lean(sim: Any, until: float) -> None:
             up = up_count >= k
         elif set_leaf is not None:
             leaf = leaf_of[n]
-            if leaf < 0:
+            if leaf >= 0:
+                up = set_leaf(leaf, changed > 0)
+            elif reward is None:
                 continue
-            up = set_leaf(leaf, changed > 0)
+            else:
+                up = system_up
         else:
             up = bool(predicate())
         if up is not system_up:
             system_up = up
             append((t, up, nodes[n].name))
+        if reward is not None:
+            value = float(reward()) if up else 0.0
+            if value != rec.reward_value:
+                if not 0.0 <= value <= 1.0:
+                    raise SimulationError(
+                        f"Simulation: the reward must be in [0, 1], got {value!r}"
+                    )
+                rec.reward(t, value)
 
     sim._system_up = system_up
     # The published next failures, as the general engine leaves them.

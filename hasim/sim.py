@@ -31,7 +31,7 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import SERIES_BUCKETS, Recorder
-from hasim.structure import Structure, Tracker, all_of, any_of
+from hasim.structure import ShareUp, Structure, Tracker, all_of, any_of
 
 if TYPE_CHECKING:
     from hasim.metrics.result import RunResult
@@ -113,6 +113,8 @@ class Simulation:
         self._tracker: Tracker | None = None
         self._leaf_index: dict[str, int] = {}
         self._derived_leaves: list[tuple[int, Any]] = []
+        #: The reward rate while up (performability), from ``up_when(..., reward=)``.
+        self.reward: Callable[[], float] | None = None
         self._system_up: bool | None = None
         self._request_ids = 0
         #: Components whose faults a replayed history dictates: their random
@@ -192,7 +194,12 @@ class Simulation:
 
     # -- system state -----------------------------------------------------
 
-    def up_when(self, predicate: Callable[[], bool] | Structure) -> None:
+    def up_when(
+        self,
+        predicate: Callable[[], bool] | Structure,
+        *,
+        reward: Callable[[], float] | ShareUp | None = None,
+    ) -> None:
         """Declare when the system is up: a structure expression, or a predicate.
 
         A structure expression (``hs.all_of``, ``hs.any_of``, ``hs.k_of_n``, ``&``,
@@ -207,9 +214,16 @@ class Simulation:
         exact and need no traffic. Without either, the system is up while every
         node is up (a series system).
 
+        ``reward`` (performability) is the rate of service while the system is up,
+        a number in [0, 1]: ``hs.share_up(web)`` (the share of servers up, as the
+        capacity they carry) or any callable of component states; it is 0 while the
+        system is down. ``summary()["performability"]`` is its time-average over the
+        window (NaN without a reward): "degraded but up" counted, not just up/down.
+
         Example:
             ``sim.up_when(hs.k_of_n(2, web))`` or
-            ``sim.up_when(lambda: sum(s.up for s in web) >= 2)`` (2-of-3).
+            ``sim.up_when(lambda: sum(s.up for s in web) >= 2)`` (2-of-3);
+            ``sim.up_when(hs.k_of_n(2, web), reward=hs.share_up(web))``.
         """
         if not callable(predicate):
             raise config_error(
@@ -218,11 +232,19 @@ class Simulation:
             )  # fmt: skip
         if self._started:
             raise SimulationError("Simulation: up_when() must be called before run()")
+        if reward is not None and not callable(reward):
+            raise config_error(
+                "Simulation", "up_when reward", "hs.share_up(...) or a callable returning a number",
+                reward,
+            )  # fmt: skip
         self.structure = predicate if isinstance(predicate, Structure) else None
         self._predicate = predicate
+        self.reward = reward
 
     def _bind_structure(self) -> None:
-        """Resolve the structure's leaf names to components and build its tracker."""
+        """Resolve the structure's (and reward's) leaf names to components; build its tracker."""
+        if isinstance(self.reward, ShareUp):
+            self.reward = self.reward.bind(self.__getitem__)
         structure = self.structure
         if structure is None:
             return
@@ -290,6 +312,15 @@ class Simulation:
         if up is not self._system_up:
             self._system_up = up
             self.recorder.system(self.env.now, up, cause)
+        if self.reward is not None:
+            self._reward_changed(up)
+
+    def _reward_changed(self, up: bool) -> None:
+        value = float(self.reward()) if up else 0.0
+        if not 0.0 <= value <= 1.0:
+            raise SimulationError(f"Simulation: the reward must be in [0, 1], got {value!r}")
+        if value != self.recorder.reward_value:
+            self.recorder.reward(self.env.now, value)
 
     # -- detection --------------------------------------------------------
 

@@ -33,7 +33,10 @@ import numpy as np
 
 from hasim.errors import config_error
 
-__all__ = ["Structure", "Gate", "Leaf", "all_of", "any_of", "k_of_n", "as_structure"]
+__all__ = [
+    "Structure", "Gate", "Leaf", "ShareUp", "all_of", "any_of", "k_of_n", "share_up",
+    "as_structure", "Tracker",
+]  # fmt: skip
 
 
 class Structure:
@@ -408,3 +411,55 @@ class Tracker:
                 g = p
                 d = 1 if now else -1
         return self.up
+
+
+class ShareUp:
+    """A reward: the share of its components that are up (capacity served), in [0, 1].
+
+    Given as ``sim.up_when(structure, reward=hs.share_up(web))``, it is counted
+    only while the system is up, so three servers of which two are up carry 2/3
+    of the load, and none while the structure says the system is down. The
+    run's ``performability`` is its time-average over the window.
+    """
+
+    __slots__ = ("leaves",)
+
+    def __init__(self, leaves: tuple[Leaf, ...]) -> None:
+        self.leaves = leaves
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The components' names."""
+        return tuple(leaf.name for leaf in self.leaves)
+
+    def __call__(self) -> float:
+        """The share of the components up now."""
+        return sum(bool(leaf._component_up()) for leaf in self.leaves) / len(self.leaves)
+
+    def evaluate_array(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The share up in each position of boolean state arrays ``{name: array}``."""
+        total = np.add.reduce([leaf._eval_array(columns).astype(np.int32) for leaf in self.leaves])
+        return total / len(self.leaves)
+
+    def bind(self, resolve: Callable[[str], Any]) -> ShareUp:
+        """The same reward with its leaves' components looked up by name."""
+        return ShareUp(tuple(leaf._bind(resolve) for leaf in self.leaves))
+
+    def __repr__(self) -> str:
+        return f"share_up([{', '.join(self.names)}])"
+
+
+def share_up(*components: Any) -> ShareUp:
+    """The reward "share of these components up" (see ``ShareUp``).
+
+    Example:
+        ``sim.up_when(hs.k_of_n(2, web), reward=hs.share_up(web))``
+    """
+    leaves = []
+    for node in _items("share_up", components):
+        if not isinstance(node, Leaf):
+            raise config_error("share_up", "components", "components or names", node)
+        leaves.append(node)
+    if not leaves:
+        raise config_error("share_up", "components", "at least one component", components)
+    return ShareUp(tuple(leaves))

@@ -136,6 +136,29 @@ def _node_moves(renewals: list[_Renewal], end: float) -> tuple[np.ndarray, np.nd
     return t[order], np.concatenate(moves)[order]
 
 
+def _reward_terms(rec: Any, t: np.ndarray, values: np.ndarray) -> None:
+    """Stream a block's reward changes into the recorder, as ``Recorder.reward`` would.
+
+    The same terms, ``previous value * clipped interval``, added in the same order
+    (``np.cumsum`` is sequential), so the integral is the event engines' float.
+    """
+    before = np.empty(values.size)
+    before[0] = rec.reward_value
+    before[1:] = values[:-1]
+    change = np.flatnonzero(values != before)
+    if not change.size:
+        return
+    times, vals = t[change], values[change]
+    since = np.concatenate([[rec.reward_since], times[:-1]])
+    previous = np.concatenate([[rec.reward_value], vals[:-1]])
+    lo, hi = np.maximum(since, rec.warmup), np.minimum(times, rec.until)
+    terms = previous[hi > lo] * (hi - lo)[hi > lo]
+    if terms.size:
+        rec.reward_integral = float(np.cumsum(np.concatenate([[rec.reward_integral], terms]))[-1])
+    rec.reward_value = float(vals[-1])
+    rec.reward_since = float(times[-1])
+
+
 def _state_at_start(up_now: np.ndarray, node_of: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Each node's state (1 up, 0 down) before the block's first move, from its state after."""
     state = up_now.astype(np.int64)
@@ -164,18 +187,29 @@ def run(sim: Any, until: float, warmup: float) -> Any:
         from hasim.structure import all_of
 
         structure = all_of(names) if names else None
+    reward = sim.reward
+    if reward is not None and not hasattr(reward, "evaluate_array"):
+        raise ConfigError(
+            "Simulation.run: the vector engine needs a reward it can evaluate on arrays "
+            f"(hs.share_up), got {reward!r}"
+        )
     leaves = list(structure.names) if structure is not None else []
+    if reward is not None:
+        leaves += [name for name in reward.names if name not in leaves]
     leaf_nodes = [names.index(name) for name in leaves]
 
     log = SystemLog()
     up = True  # every node starts up
     log.append((0.0, up, None))
     rec.system_log = log
+    if reward is not None:
+        rec.reward(0.0, 1.0 if up else 0.0)  # every node up: the whole capacity
     codes = np.array([log.code(name) for name in names], dtype=np.int32)
     # A flat gate over distinct nodes is a counter of nodes up (one cumulative sum);
     # anything else is evaluated over per-leaf state columns.
     counting = (
-        structure is not None
+        reward is None
+        and structure is not None
         and all(not hasattr(child, "children") for child in structure.children)
         and len(set(leaves)) == len(structure.children)
     )
@@ -231,6 +265,8 @@ def run(sim: Any, until: float, warmup: float) -> Any:
                 mine = node_of == n
                 columns[leaf] = (start_state[n] + np.cumsum(np.where(mine, d, 0))) > 0
             system = structure.evaluate_array(columns)
+            if reward is not None:
+                _reward_terms(rec, t, reward.evaluate_array(columns) * system)
         before = np.empty(system.size, dtype=bool)
         before[0] = up
         before[1:] = system[:-1]

@@ -54,7 +54,7 @@ def test_only_runs_the_chosen_cases():
     done = run("--tiny", "--only", "state,rare")
     assert done.returncode == 0, done.stderr
     table = rows(done.stdout)
-    assert [case.split(":")[0] for case in table] == ["state", "rare"]
+    assert list(dict.fromkeys(case.split(":")[0] for case in table)) == ["state", "rare"]
     rare = next(cells for case, cells in table.items() if case.startswith("rare"))
     assert "closed form" in rare[4] and ratio(rare) > 1  # naive simulation costs more
 

@@ -13,6 +13,7 @@ from hasim.experiment.design import (
     model_names,
 )
 from hasim.experiment.executors import runner_for
+from hasim.experiment.intervals import IntervalAvailability, interval_availability, wilson
 from hasim.experiment.results import DEFAULT_METRICS, ExperimentResult
 from hasim.experiment.runner import Experiment, RunFailed, Target
 from hasim.experiment.stats import mean_ci, welch_half_width
@@ -31,4 +32,7 @@ __all__ = [
     "runner_for",
     "mean_ci",
     "welch_half_width",
+    "interval_availability",
+    "IntervalAvailability",
+    "wilson",
 ]

@@ -90,6 +90,11 @@ class Recorder:
         #: value, derived], ``end`` None while the fault holds (see ``fault_begin``).
         self.faults: dict[int, list[Any]] = {}
         self._fault_ids = 0
+        #: The declared reward (performability): its value now (None: no reward),
+        #: since when it holds, and its integral over the window so far.
+        self.reward_value: float | None = None
+        self.reward_since = 0.0
+        self.reward_integral = 0.0
 
     def open(self, warmup: float, until: float, names: list[str]) -> None:
         """Start measuring: the window is [warmup, until]."""
@@ -206,6 +211,23 @@ class Recorder:
         if not healthy and failed is not None and target not in self._awaiting:
             if not any(f[0] == target and f[1] == failed for f in self.failovers):
                 self._awaiting[target] = (failed, time)
+
+    def reward(self, time: float, value: float) -> None:
+        """The reward rate became ``value`` at ``time`` (its integral is streamed)."""
+        previous = self.reward_value
+        if previous is not None:
+            lo, hi = max(self.reward_since, self.warmup), min(time, self.until)
+            if hi > lo:
+                self.reward_integral += previous * (hi - lo)
+        self.reward_value = value
+        self.reward_since = time
+
+    def reward_total(self) -> float:
+        """The reward's integral over the whole window (NaN if none was declared)."""
+        if self.reward_value is None:
+            return math.nan
+        self.reward(self.until, self.reward_value)
+        return self.reward_integral
 
     def system(self, time: float, up: bool, cause: str | None = None) -> None:
         """The structure predicate became ``up`` at ``time`` after ``cause`` changed."""

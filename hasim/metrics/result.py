@@ -29,6 +29,8 @@ Every metric is computed over the measured window ``[warmup, until]``
 ``throughput``     ok requests per second of window
 ``latency_mean``   mean latency of ok requests, first issue to final answer (s)
 ``latency_p50``, ``latency_p95``, ``latency_p99``, ``latency_p999``: percentiles
+``performability`` time-average of the declared reward (``up_when(..., reward=)``): the
+                   share of capacity served, 0 while down; NaN without a reward
 =================  ==============================================================
 
 Latency percentiles are exact when requests are recorded, and within 0.5 %
@@ -94,6 +96,7 @@ SUMMARY_COLUMNS = (
     "latency_p95",
     "latency_p99",
     "latency_p999",
+    "performability",
 )
 #: The summary columns that are durations in seconds (shown as durations).
 DURATION_COLUMNS = {
@@ -126,6 +129,7 @@ class Summary(dict):
 
     def __repr__(self) -> str:
         lines = []
+        width = max(map(len, self), default=0)
         for key, value in self.items():
             if key in DURATION_COLUMNS and not math.isnan(value):
                 text = format_duration(value)
@@ -135,7 +139,7 @@ class Summary(dict):
                 text = f"{value:.4g}"
             else:
                 text = str(value)
-            lines.append(f"{key:>13}  {text}")
+            lines.append(f"{key:>{width}}  {text}")
         return "\n".join(lines)
 
 
@@ -166,6 +170,7 @@ class RunResult:
         split_brain: float = 0.0,
         fault_log: list[list[Any]] = (),
         random_nodes: list[str] = (),
+        reward_integral: float = math.nan,
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -191,6 +196,8 @@ class RunResult:
         self.fault_log = [list(f) for f in fault_log]
         #: The nodes that had random fault models (what a replay of the history replaces).
         self.random_nodes = tuple(random_nodes)
+        #: The declared reward's integral over the window (NaN: no reward declared).
+        self.reward_integral = reward_integral
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -251,6 +258,7 @@ class RunResult:
             ),
             fault_log=[list(f) for f in rec.faults.values()],
             random_nodes=[n.name for n in sim.nodes if n._models],
+            reward_integral=rec.reward_total(),
         )
 
     # -- numbers ----------------------------------------------------------
@@ -330,6 +338,9 @@ class RunResult:
             "latency_mean": self.latency_sum / ok if ok else math.nan,
         }
         row.update(self._latency_quantiles(ok))
+        # math.nan itself, like every other "not measured": equal summaries compare equal.
+        no_reward = math.isnan(self.reward_integral)
+        row["performability"] = math.nan if no_reward else self.reward_integral / self.window
         return Summary((key, row[key]) for key in SUMMARY_COLUMNS)
 
     def _latency_quantiles(self, ok: int) -> dict[str, float]:
@@ -497,6 +508,33 @@ class RunResult:
         frame = pd.DataFrame(rows, columns=["component", "state", "start", "end"])
         frame["duration"] = frame["end"] - frame["start"]
         return frame
+
+    def up_at(self, times: Any) -> np.ndarray:
+        """Whether the system was up at each of ``times`` (seconds; an array of bools)."""
+        from hasim.metrics.windows import up_at
+
+        return up_at(self.system_log, times)
+
+    def windows(self, window: float | str) -> pd.DataFrame:
+        """Availability per whole window of the measured span (a month, a quarter ...).
+
+        Columns: start, end, downtime (s), availability (the window's uptime share).
+        A trailing part shorter than ``window`` is left out. Consecutive windows of one
+        run are not independent (a long outage spans two); for an SLO's probability
+        with an interval, use replications (``hasim.interval_availability``).
+        """
+        import pandas as pd
+
+        from hasim.metrics.windows import window_downtime
+        from hasim.units import parse
+
+        width = parse(window)
+        down = window_downtime(self.system_log, self.warmup, self.until, width)
+        start = self.warmup + width * np.arange(down.size)
+        return pd.DataFrame(
+            {"start": start, "end": start + width, "downtime": down,
+             "availability": 1.0 - down / width}
+        )  # fmt: skip
 
     def series(self) -> pd.DataFrame:
         """Ok and failed answers per time bucket (1/1000 of the window).
