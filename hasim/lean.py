@@ -47,6 +47,7 @@ import numpy as np
 
 from hasim import faults
 from hasim.dist import ConstantSampler, Sampler
+from hasim.domains import Domain
 from hasim.errors import SimulationError
 from hasim.node import DOWN, UP, Node, Server
 
@@ -122,6 +123,12 @@ class SystemLog:
         self._codes = {name: i for i, name in enumerate(self._names)}
 
 
+def _reward(rec: Any, t: float, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise SimulationError(f"Simulation: the reward must be in [0, 1], got {value!r}")
+    rec.reward(t, value)
+
+
 def check_lean(sim: Any) -> str | None:
     """Why the lean engine cannot run ``sim`` (None if it can)."""
     if sim.recorder.keep_requests:
@@ -135,9 +142,10 @@ def check_lean(sim: Any) -> str | None:
     for component in sim.components.values():
         if isinstance(component, faults.RepairCrews):
             continue
-        if type(component) not in (Node, Server):
-            return f"{component.label} is not a plain node or server"
-        if component._listeners:
+        if type(component) not in (Node, Server, Domain):
+            return f"{component.label} is not a plain node, server or failure domain"
+        own = [component._changed] if isinstance(component, Domain) else []
+        if component._listeners != own:
             return f"{component.label} has listeners on its state"
         if component.state != UP or component.retired:
             return f"{component.label} is not up as the run starts"
@@ -257,6 +265,53 @@ def run_lean(sim: Any, until: float) -> None:
     append = log.append
     set_leaf = tracker.set if tracker is not None else None
 
+    # Failure domains: who follows whom (child domains first, then members, as Domain does).
+    index = {id(node): i for i, node in enumerate(nodes)}
+    dependents: list[list[int]] = [[] for _ in nodes]
+    for i, node in enumerate(nodes):
+        if isinstance(node, Domain):  # prepared by run(): members resolved
+            dependents[i] = [index[id(d)] for d in (*node.children, *node.members)]
+    cascades = any(dependents)
+
+    def settle(j: int, delta: int, t: float, cause: str) -> None:
+        """Node ``j`` came up (+1) or went down (-1) at ``t``: the system's state after it."""
+        nonlocal up_count, system_up
+        if counting:
+            if leaf_of[j] >= 0:
+                up_count += delta
+            up = up_count >= k
+        elif set_leaf is not None:
+            up = set_leaf(leaf_of[j], delta > 0) if leaf_of[j] >= 0 else system_up
+        else:
+            up = bool(predicate())
+        if up is not system_up:
+            system_up = up
+            append((t, up, cause))
+        if reward is not None:
+            value = float(reward()) if up else 0.0
+            if value != rec.reward_value:
+                _reward(rec, t, value)
+
+    def propagate(i: int, went_down: bool, t: float, blame: str) -> None:
+        """Domain ``i`` went down (or came back): its dependents follow, depth first.
+
+        A derived failure is blamed on the root of the chain (the domain that failed on
+        its own); a recovery on the node that came back, as ``Node`` does.
+        """
+        for j in dependents[i]:
+            c = causes_down[j] + (1 if went_down else -1)
+            causes_down[j] = c
+            if went_down and c == 1:
+                nodes[j].state = DOWN
+                if dependents[j]:
+                    propagate(j, True, t, blame)
+                settle(j, -1, t, blame)
+            elif not went_down and c == 0:
+                nodes[j].state = UP
+                if dependents[j]:
+                    propagate(j, False, t, nodes[j].name)
+                settle(j, 1, t, nodes[j].name)
+
     # NOTE: the hot loop of every availability study. Draws are taken from each
     # sampler's buffer inline (``_buffer.pop()``, the call only to refill: the same
     # values, ~40 ns less per event), and each event replaces the heap's top in place.
@@ -314,6 +369,11 @@ def run_lean(sim: Any, until: float) -> None:
                 nodes[n].state = DOWN
         if not changed:
             continue
+        if cascades:  # a design with failure domains: members follow, then the node itself
+            if dependents[n]:
+                propagate(n, changed < 0, t, nodes[n].name)
+            settle(n, changed, t, nodes[n].name)
+            continue
         if counting:
             if leaf_of[n] >= 0:
                 up_count += changed
@@ -334,11 +394,7 @@ def run_lean(sim: Any, until: float) -> None:
         if reward is not None:
             value = float(reward()) if up else 0.0
             if value != rec.reward_value:
-                if not 0.0 <= value <= 1.0:
-                    raise SimulationError(
-                        f"Simulation: the reward must be in [0, 1], got {value!r}"
-                    )
-                rec.reward(t, value)
+                _reward(rec, t, value)
 
     sim._system_up = system_up
     # The published next failures, as the general engine leaves them.

@@ -17,7 +17,7 @@ two components' events at the very same instant (possible only with discrete
 times) may be taken in another order.
 
 **When it applies** (refused otherwise, with the reason): what the lean engine
-runs (``hasim.lean``), without shared ``RepairCrews``, and with a structure
+runs (``hasim.lean``), without shared ``RepairCrews`` or failure domains, and with a structure
 expression or the default series structure (a lambda cannot be evaluated on arrays).
 The result keeps no component history, like the lean engine's.
 """
@@ -52,6 +52,9 @@ def check(sim: Any, why_not_lean: str | None) -> None:
         why = None  # the vector engine keeps no per-request rows anyway; states only
     if why is None:
         for node in sim.nodes:
+            if node._listeners:  # a failure domain: its members are not independent of it
+                why = f"{node.label} takes its members down with it"
+                break
             for model in node._models:
                 if model.crews is not None:
                     why = f"{node.label} shares the crews of {model.crews.label}"

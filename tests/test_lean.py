@@ -191,6 +191,8 @@ def test_vector_engine_over_many_blocks_matches_the_lean_engine(monkeypatch):
 def test_vector_engine_refuses_dependent_components_and_lambdas():
     with pytest.raises(hs.ConfigError, match=r"vector engine needs .*shares the crews of"):
         _summary(two_causes_and_a_crew, "vector")
+    with pytest.raises(hs.ConfigError, match=r"vector engine needs .*Domain 'eu' takes its"):
+        _summary(zones_and_a_region, "vector")
     with pytest.raises(hs.ConfigError, match=r"vector engine needs .*up_when was given a lambda"):
         _summary(k_of_n_lambda, "vector")
     with pytest.raises(hs.ConfigError, match=r"vector engine needs .*OpenLoop 'users'"):
@@ -198,3 +200,29 @@ def test_vector_engine_refuses_dependent_components_and_lambdas():
         web = hs.Server(sim, "web", failures=EXP)
         hs.OpenLoop(sim, "users", target=web, rate=1)
         sim.run(until=100, engine="vector")
+
+
+def zones_and_a_region(sim):
+    """Servers in two zones of a region; zones and the region fail; one listed group."""
+    slow = hs.Failures(ttf=hs.Exponential(mean=400 * HOUR), ttr=hs.Exponential(mean=10 * HOUR))
+    hs.Domain(sim, "eu", kind="region", failures=slow)
+    for zone in ("az1", "az2"):
+        hs.Domain(sim, zone, parent="eu", failures=slow)
+    web = [hs.Server(sim, f"web{i}", zone=("az1", "az2")[i % 2], failures=EXP) for i in range(4)]
+    hs.Domain(sim, "psu", kind="group", members=[web[0], web[1]], failures=slow)
+    sim.up_when(hs.k_of_n(2, web))
+
+
+def zones_with_a_lambda(sim):
+    hs.Domain(sim, "az1", failures=EXP)
+    nodes = [hs.Node(sim, f"n{i}", zone="az1" if i else None, failures=EXP) for i in range(3)]
+    sim.up_when(lambda: nodes[0].up or (nodes[1].up and nodes[2].up))
+
+
+@pytest.mark.parametrize("build", [zones_and_a_region, zones_with_a_lambda])
+def test_lean_engine_runs_failure_domains_like_the_general_engine(build):
+    """Members follow their domain at the same instant, blamed on the root: same numbers."""
+    _same(build)
+    _, events, _ = _summary(build, "events")
+    _, lean, _ = _summary(build, "lean")
+    assert list(events.system_log) == list(lean.system_log)  # same causes, same times
