@@ -82,5 +82,5 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
         for i in range(2)
     )
     pair = failover_pair(sim, primary, standby, p)
-    sim.up_when(lambda: pair.up)
+    sim.up_when(hs.all_of(pair))
     return pair

@@ -89,7 +89,7 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
     needed = sizing("lb_cluster", count, p["needed"])
     web = web_tier(sim, count, p, [p["zone"]])
     lb = balancer("lb_cluster", sim, "lb", web, p)
-    sim.up_when(lambda: lb.up and sum(s.up for s in web) >= needed)
+    sim.up_when(lb & hs.k_of_n(needed, web))
     return lb
 
 

@@ -88,5 +88,5 @@ def build(sim: hs.Simulation, **params) -> QuorumStore:
         failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
     quorum = max(store.r, store.w)
-    sim.up_when(lambda: sum(r.up for r in store.replicas) >= quorum)
+    sim.up_when(hs.k_of_n(quorum, store.replicas))
     return store

@@ -87,5 +87,5 @@ def build(sim: hs.Simulation, **params) -> RaftKV:
         zone=p["zone"],
         failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
-    sim.up_when(lambda: sum(n.up for n in kv.nodes) >= kv.majority)
+    sim.up_when(hs.k_of_n(kv.majority, kv.nodes))
     return kv

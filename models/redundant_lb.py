@@ -82,5 +82,5 @@ def build(sim: hs.Simulation, **params) -> hs.ActivePassive:
     active = lb_cluster.balancer("redundant_lb", sim, "lb", web, p)
     standby = lb_cluster.balancer("redundant_lb", sim, "lb2", web, p)
     pair = failover_pair(sim, active, standby, p)
-    sim.up_when(lambda: pair.up and sum(s.up for s in web) >= needed)
+    sim.up_when(pair & hs.k_of_n(needed, web))
     return pair

@@ -53,5 +53,5 @@ def build(sim: hs.Simulation, **params) -> hs.Server:
         zone=p["zone"],
         failures=failures(p["mttf"], p["mttr"], p["repair_sigma"]),
     )
-    sim.up_when(lambda: server.up)
+    sim.up_when(hs.all_of(server))
     return server

@@ -102,5 +102,5 @@ def build(sim: hs.Simulation, **params) -> hs.LoadBalancer:
     lb = lb_cluster.balancer("zone_spread", sim, "lb", web, p)
     for server in web:
         net.set_latency(lb.name, server.name, same if server.zone == names[0] else cross)
-    sim.up_when(lambda: lb.up and sum(s.up for s in web) >= needed)
+    sim.up_when(lb & hs.k_of_n(needed, web))
     return lb
