@@ -226,3 +226,19 @@ def test_lean_engine_runs_failure_domains_like_the_general_engine(build):
     _, events, _ = _summary(build, "events")
     _, lean, _ = _summary(build, "lean")
     assert list(events.system_log) == list(lean.system_log)  # same causes, same times
+
+
+def test_an_experiment_on_every_engine_gives_the_same_table():
+    """Experiment(engine=...) picks how runs execute; the numbers do not depend on it."""
+
+    def cluster(sim, mttf=100 * HOUR):
+        f = hs.Failures(ttf=hs.Exponential(mean=mttf), ttr=hs.Exponential(mean=5 * HOUR))
+        sim.up_when(hs.k_of_n(2, [hs.Node(sim, f"n{i}", failures=f) for i in range(3)]))
+
+    tables = []
+    for engine in ("events", "lean", "vector"):
+        exp = hs.Experiment({"c": cluster}, horizon="2y", reps=3, engine=engine)
+        tables.append(exp.run(executor="serial").runs[["uptime", "incidents", "mttr"]])
+    assert tables[0].equals(tables[1]) and tables[1].equals(tables[2])
+    with pytest.raises(hs.ConfigError, match=r"Experiment: engine must be one of"):
+        hs.Experiment({"c": cluster}, horizon="2y", reps=3, engine="gpu")

@@ -308,6 +308,8 @@ class Task:
     record: str
     rare: Any = None  # a hasim.FailureBiasing: estimate by importance sampling, no clock
     fast_forward: Any = None  # a hasim.FastForward: skip quiet stretches
+    #: how ``Simulation.run`` executes (not part of the key: every engine gives the same numbers)
+    engine: str = "auto"
 
     @property
     def key(self) -> str:
@@ -383,7 +385,12 @@ def execute(task: Task) -> dict[str, Any]:
         else:
             if task.workload is not None:
                 task.workload(sim, entry)
-            result = sim.run(until=task.horizon, warmup=task.warmup, fast_forward=task.fast_forward)
+            result = sim.run(
+                until=task.horizon,
+                warmup=task.warmup,
+                fast_forward=task.fast_forward,
+                engine=task.engine,
+            )
             summary = result.summary()
             metrics = {k: float(v) for k, v in summary.items()}
             metrics["unavailability"] = 1.0 - metrics["availability"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hasim import units
-from hasim.errors import ConfigError, check_int, check_positive, config_error
+from hasim.errors import ConfigError, check_choice, check_int, check_positive, config_error
 from hasim.experiment.design import (
     METRICS,
     ModelRef,
@@ -159,6 +159,10 @@ class Experiment:
             cycles stand for.
         fast_forward: a ``hasim.FastForward``: every run skips its quiet stretches
             between faults (``Simulation.run(fast_forward=)``).
+        engine: how each run executes, as ``Simulation.run(engine=)``: ``"auto"`` (the
+            lean state-only engine where it applies), ``"events"``, ``"lean"`` or
+            ``"vector"``. Every engine gives the same numbers, so it is not part of a
+            run's identity (a resumed experiment may switch).
 
     Example:
         >>> exp = hs.Experiment({"one": "single_server"}, workload={"rate": 2},
@@ -182,7 +186,12 @@ class Experiment:
         record: str = "aggregate",
         rare: Any = None,
         fast_forward: Any = None,
+        engine: str = "auto",
     ) -> None:
+        from hasim.sim import ENGINES
+
+        check_choice("Experiment", "engine", engine, ENGINES)
+        self.engine = engine
         self.designs = _designs(designs)
         self.grid = _grid(grid)
         self.params = dict(params or {})
@@ -309,6 +318,7 @@ class Experiment:
             self.record,
             self.rare,
             self.fast_forward,
+            self.engine,
         )
 
     def run(
