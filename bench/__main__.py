@@ -20,6 +20,9 @@ reference did, their ratio, the spread over rounds and a check that the models a
 * ``fastforward``: ``bench_fastforward``'s year of 3 servers behind a balancer at 200
   requests/s with ``FastForward()``, against the full run's wall time (measured over a
   few hours, scaled to the same span); ratio = full / fast-forward.
+* ``failover``: ``bench_failover``'s active-passive pair (MTTF / switchover 10^4) with
+  ``FastForward()`` to a 5 % interval on 2 processes, against the full run's wall time
+  for the same simulated time (measured over a few hours, scaled); ratio = full / fast.
 * ``rare``: ``bench_rare``'s 3-of-5 design, importance sampling to a 10 % interval
   against the CPU time naive simulation would need; ratio = naive / importance sampling.
 
@@ -50,6 +53,7 @@ import hasim as hs
 from bench import (
     bench_balancer,
     bench_experiment,
+    bench_failover,
     bench_fastforward,
     bench_memory,
     bench_mmc,
@@ -67,6 +71,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "experiment": {"reps": 4, "horizon": "1h", "rounds": 1},
         "rare": {"target": 0.1, "naive_years": 50.0},
         "fastforward": {"days": 2.0, "full_hours": 0.1},
+        "failover": {"target": 0.5, "full_hours": 0.05, "horizon": 2e6},
     },
     "quick": {
         "mmc": {"customers": 100_000, "rounds": 3},
@@ -76,6 +81,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "experiment": {"reps": 40, "horizon": "6h", "rounds": 2},
         "rare": {"target": 0.1, "naive_years": 2_000.0},
         "fastforward": {"days": 60.0, "full_hours": 0.5},
+        "failover": {"target": 0.1, "full_hours": 0.5, "horizon": 2e8},
     },
     "full": {
         "mmc": {"customers": 200_000, "rounds": 3},
@@ -85,6 +91,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "experiment": {"reps": 40, "horizon": "1d", "rounds": 2},
         "rare": {"target": 0.1, "naive_years": 5_000.0},
         "fastforward": {"days": 365.0, "full_hours": 2.0},
+        "failover": {"target": 0.05, "full_hours": 2.0, "horizon": 2e8},
     },
 }
 WORKERS = 2  # processes of the experiment case
@@ -270,6 +277,22 @@ def case_fastforward(size: dict, seed: int) -> list[Row]:
     ]
 
 
+def case_failover(size: dict, seed: int) -> list[Row]:
+    """An active-passive pair with fast-forward to a target interval vs the full run."""
+    target = float(size["target"])
+    r = bench_failover.bench(target, float(size["full_hours"]), seed, float(size["horizon"]))
+    return [
+        Row(
+            "failover: active-passive, MTTF/switchover 1e4",
+            f"{r['wall']:.1f} s to +-{target:.0%} ({r['reps']} runs on {bench_failover.WORKERS})",
+            f"full: {r['full_wall']:,.0f} s at {r['full_rate']:,.0f} sim s/s",
+            r["ratio"],
+            None,
+            f"U {r['unavailability']:.3e} +- {r['half_width']:.1e}, chain {r['theory']:.3e}",
+        )
+    ]
+
+
 CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "mmc": case_mmc,
     "balancer": case_balancer,
@@ -278,6 +301,7 @@ CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "experiment": case_experiment,
     "rare": case_rare,
     "fastforward": case_fastforward,
+    "failover": case_failover,
 }
 
 
@@ -376,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         "ratio: mmc, balancer, state = hasim's throughput / the reference's (> 1: hasim "
         "faster); memory = long run's peak / short run's; experiment = serial wall / "
         f"{WORKERS}-process wall; rare = naive CPU time / importance sampling's wall time; "
-        "fastforward = the full run's wall time / fast-forward's.",
+        "fastforward, failover = the full run's wall time / fast-forward's.",
         "spread: (max - min) / median over the rounds, of the noisier model; trust rows "
         f"below {NOISY:.0%}.",
     ]

@@ -155,6 +155,7 @@ class ActivePassive(Forwarder):
         ]
         self._pending: dict[str, Any] | None = None  # the failover in progress
         self._stuck = False  # a promotion failed: wait for the active to heal
+        self._retrying = False  # the pending promotion waits for a member to heal
         self._epoch = 0  # bumped at each manager crash: stale timers do nothing
         self._delay = sim.sampler(self.promotion_delay, name, "promotion", batch=64)
         self._coverage = sim.sampler(Uniform(0.0, 1.0), name, "coverage", batch=64)
@@ -274,12 +275,15 @@ class ActivePassive(Forwarder):
         if not old.suspected:
             record["outcome"] = "cancelled"
             self._pending = None
+            self._retrying = False
             return
         new = self.standby if old is self.primary else self.primary
         if new.suspected:  # nobody to promote: try again a heartbeat later
+            self._retrying = True
             self.sim.call_later(self.heartbeat, self._promote, item)
             return
         self._pending = None
+        self._retrying = False
         if self._coverage() >= self.coverage:
             record["outcome"] = "failed"
             self._stuck = True
@@ -316,6 +320,51 @@ class ActivePassive(Forwarder):
             m.role = role
             self.roles.append((self.env.now, m.name, role))
 
+    # -- fast-forward (hasim.fastforward) ----------------------------------------------
+
+    @property
+    def _ff_period(self) -> float:
+        """The rhythm of its timers: a jump adds a random part of it (uniform phase)."""
+        return self.heartbeat
+
+    def _ff_check(self) -> None:
+        """Refuse fast-forward unless heartbeats always beat the timeout (no loss, bounded lag)."""
+        from hasim.fastforward import check_timing
+
+        paths = [(m.name, self.name) for m in self.members]
+        paths += [(self.name, m.name) for m in self.members]
+        check_timing(self.sim, self.label, paths, self.heartbeat, self.timeout)
+
+    def _ff_quiet(self) -> bool:
+        """Whether only deterministic bookkeeping is left until the next fault event.
+
+        True when the manager is down (it ignores everything until its repair), or
+        when its belief about each member is the truth and settled: an up member is
+        trusted and knows its role, a down one is suspected, and no failover is
+        under way except one retrying because both members are down. Then the
+        heartbeats, watchdog re-arms and promotion retries repeat unchanged until a
+        member fails or is repaired, so skipping them (moving their timers with the
+        clock) changes nothing.
+        """
+        if self.state == DOWN:
+            return True
+        if self._pending is not None and not (
+            self._retrying and all(m.suspected for m in self.members)
+        ):
+            return False
+        for m in self.members:
+            up = m.service.up
+            if m.suspected == up:
+                return False
+            if up and m.role != (ACTIVE if m is self.active else STANDBY):
+                return False
+        return True
+
+    def _ff_shift(self, shift: float) -> None:
+        """The clock jumped by ``shift``: move the deadlines it keeps as absolute times."""
+        for m in self.members:
+            m.due += shift
+
     # -- traffic ------------------------------------------------------------------------
 
     def submit(self, request: Any, reply: Reply) -> None:
@@ -334,6 +383,7 @@ class ActivePassive(Forwarder):
         if self._pending is not None:
             self._pending["outcome"] = "abandoned"
             self._pending = None
+            self._retrying = False
         super()._crashed()  # ends the requests in flight with error
 
 

@@ -29,9 +29,27 @@ incidents and MTTR are exact; request counts, availability and latency
 percentiles of the skipped stretches are estimates, unbiased where the steady
 state holds (constant arrival rates, stationary service).
 
+Failover managers are skipped the same way. ``ActivePassive``, ``PrimaryBackup`` and
+``RaftCluster`` each say when they are quiet (``_ff_quiet``: every belief is the truth
+and settled, no failover or election under way, every live replica caught up; for a
+manager that is down, or a promotion retrying while every candidate is down, also
+quiet: nothing changes until a repair) and move the deadlines they keep as absolute
+times with the jump (``_ff_shift``: watchdog due times, leases, election deadlines).
+A quiet stretch then holds only heartbeats, watchdog re-arms, empty AppendEntries and
+resends to down members, which repeat unchanged until the next fault: skipping them
+is exact in distribution. It is not bit for bit the full run (fewer heartbeats draw
+fewer election timeouts, the jump draws a phase), and it holds only if no timer can
+fire inside a quiet stretch, so a manager is refused (``_ff_check``, naming it and the
+path) when a path between its members loses messages, has unbounded latency, or when
+its period plus twice the largest latency reaches its timeout (the shortest election
+timeout for Raft); a ``PrimaryBackup`` with fencing also needs instantaneous paths
+(a heartbeat in flight at a jump would renew a lease with its old send time). With
+no clients nothing is sampled before a jump (``sample`` applies only to requests).
+
 Supported: nodes, servers, application servers, failure domains, repair crews,
-load balancers (health checks, no outlier detection), a network without links,
-and open-loop clients at a constant rate without breakers, hedges or budgets;
+load balancers (health checks, no outlier detection), the failover managers above
+(with their replicas and Raft nodes), a network without links, and open-loop
+clients at a constant rate without breakers, hedges or budgets;
 ``record="aggregate"``. Anything else is refused before the run, naming it: its
 state could hold something the jump would not carry over.
 """
@@ -49,9 +67,9 @@ import simpy
 from hasim import faults, gray
 from hasim.domains import Domain
 from hasim.errors import ConfigError, check_positive
-from hasim.node import Node, Server
+from hasim.node import Forwarder, Node, Server
 
-__all__ = ["FastForward", "Skipper", "check_supported"]
+__all__ = ["FastForward", "Skipper", "check_supported", "check_timing"]
 
 #: The generator functions of the random fault models: their events stay at their times.
 _FAULT_CODES = {
@@ -97,12 +115,14 @@ def check_supported(sim: Any) -> None:
     allowed = (Server, AppServer, Domain, RepairCrews, LoadBalancer, Network, OpenLoop)
     for component in sim.components.values():
         label = component.label
+        protocol = callable(getattr(component, "_ff_quiet", None))
         if isinstance(component, Link) or not (
-            isinstance(component, allowed) or type(component) is Node
+            isinstance(component, allowed) or type(component) is Node or protocol
         ):
             raise ConfigError(
                 f"{why}: cannot prove {label} quiet (supported: nodes, servers, app servers, "
-                "domains, repair crews, load balancers, a network without links, open loops)"
+                "domains, repair crews, load balancers, failover managers (ActivePassive, "
+                "PrimaryBackup, Raft), a network without links, open loops)"
             )
         if isinstance(component, LoadBalancer) and component.outlier_detection is not None:
             raise ConfigError(f"{why}: {label} has outlier detection (its ejections are timed)")
@@ -117,10 +137,65 @@ def check_supported(sim: Any) -> None:
                     f"{why}: {label} must send at a constant rate, without breaker, hedge or "
                     "retry budget (their state is timed)"
                 )
+        if protocol and callable(getattr(component, "_ff_check", None)):
+            component._ff_check()
         if isinstance(component, Node):
             for model in component._models:
                 if isinstance(model, faults.Failures) and model.spares is not None:
                     raise ConfigError(f"{why}: {label} uses spares (their restocking is timed)")
+
+
+def _span(dist: Any) -> tuple[float, float] | None:
+    """``(lowest, highest)`` value of a bounded distribution, None for an unbounded one."""
+    from hasim.dist import Deterministic, Uniform
+
+    if isinstance(dist, Deterministic):
+        return dist.value, dist.value
+    if isinstance(dist, Uniform):
+        return dist.low, dist.high
+    return None
+
+
+def lowest(dist: Any) -> float:
+    """The lowest value ``dist`` can take (0 for one it cannot bound from below)."""
+    span = _span(dist)
+    return 0.0 if span is None else span[0]
+
+
+def check_timing(sim: Any, label: str, paths: list[tuple[str, str]], gap: float, limit: float):
+    """Refuse a protocol whose timer could fire in a quiet stretch.
+
+    A failover manager's quiet stretch is bookkeeping only if its periodic
+    messages (heartbeats, AppendEntries, lease renewals) always arrive before
+    the timer that watches them: no path among ``paths`` may lose messages,
+    and ``gap`` (the period, plus what the paths' latency can add to the
+    spacing of two arrivals and a round trip) must be below ``limit`` (the
+    shortest timeout). A lossy or unboundedly slow path could fire a timeout at
+    a random moment of the stretch, which a jump would skip.
+    """
+    from hasim import network
+
+    net = network.get(sim)
+    extra = 0.0
+    for src, dst in paths:
+        if net._loss.get((src, dst), net.loss) > 0:
+            raise ConfigError(
+                f"fast-forward: {label}: the path {src} -> {dst} loses messages, so a timeout "
+                "can fire at any moment; the quiet stretches cannot be skipped exactly"
+            )
+        span = _span(net.latency_between(src, dst))
+        if span is None:
+            raise ConfigError(
+                f"fast-forward: {label}: the latency of {src} -> {dst} is unbounded "
+                f"({net.latency_between(src, dst)!r}), so a late message can fire a timeout; "
+                "use a Deterministic or Uniform latency"
+            )
+        extra = max(extra, 2.0 * span[1])
+    if not gap + extra < limit:
+        raise ConfigError(
+            f"fast-forward: {label}: a period of {gap:g} s plus up to {extra:g} s of latency "
+            f"reaches the shortest timeout ({limit:g} s): a timeout can fire in a quiet stretch"
+        )
 
 
 def _is_fault(event: Any) -> bool:
@@ -149,11 +224,20 @@ class Skipper:
         self.balancers = [c for c in sim.components.values() if isinstance(c, LoadBalancer)]
         self.servers = [c for c in sim.components.values() if isinstance(c, Server)]
         self.clients = [c for c in sim.components.values() if isinstance(c, Client)]
-        #: The longest probe interval: the range of the random part of each jump.
+        self.forwarders = [c for c in sim.components.values() if isinstance(c, Forwarder)]
+        #: Failover managers and protocol members: they say when they are quiet and
+        #: move their own absolute deadlines with a jump (``_ff_quiet``, ``_ff_shift``).
+        self.protocols = [
+            c for c in sim.components.values() if callable(getattr(c, "_ff_quiet", None))
+        ]
+        #: The longest probe or heartbeat interval: the range of the random part of a jump.
         self.period = max(
-            (lb.health_check.interval for lb in self.balancers if lb.health_check is not None),
+            [lb.health_check.interval for lb in self.balancers if lb.health_check is not None]
+            + [c._ff_period for c in self.protocols if getattr(c, "_ff_period", None)],
             default=0.0,
         )
+        #: With no clients there is nothing to measure: no sample before a jump.
+        self.sample = ff.sample if self.clients else 0.0
 
     # -- state ---------------------------------------------------------------------------
 
@@ -166,7 +250,7 @@ class Skipper:
                     return False
                 if truth and checker.failures or not truth and checker.successes:
                     return False
-        return True
+        return all(c._ff_quiet() for c in self.protocols)
 
     def empty(self) -> bool:
         """No request anywhere: the jump carries no request's timestamps."""
@@ -174,7 +258,7 @@ class Skipper:
             return False
         if any(s.busy or s.queued for s in self.servers):
             return False
-        return not any(lb._inflight for lb in self.balancers)
+        return not any(f._inflight for f in self.forwarders)
 
     def next_fault(self) -> float:
         """The time of the next fault event (a failure, a repair, an episode's edge)."""
@@ -204,11 +288,12 @@ class Skipper:
                 continue
             nxt = self.next_fault()
             room = min(nxt - ff.lead, until) - env.now
-            if room < ff.sample + ff.settle:  # the next fault is near: simulate through it
+            if room < self.sample + ff.settle:  # the next fault is near: simulate through it
                 env.run(until=min(max(nxt, env.now) + ff.settle, until))
                 continue
             before, started = self.counters(), env.now
-            env.run(until=env.now + ff.sample)
+            if self.sample > 0:
+                env.run(until=env.now + self.sample)
             sampled = env.now - started
             after = self.counters()
             while not self.empty() and env.peek() < min(nxt, until):
@@ -223,7 +308,8 @@ class Skipper:
             if target - env.now <= 0:
                 continue
             self._jump(target)
-            self._account(before, after, sampled, started + sampled, target)
+            if sampled > 0:
+                self._account(before, after, sampled, started + sampled, target)
 
     def _jump(self, target: float) -> None:
         env = self.env
@@ -235,6 +321,8 @@ class Skipper:
         env._queue[:] = queue
         env._now = target
         self.skipped += shift
+        for c in self.protocols:
+            c._ff_shift(shift)
 
     def _round(self, x: float) -> int:
         """``x`` rounded down or up at random, so the expectation is ``x`` exactly."""

@@ -95,6 +95,12 @@ def _units(sim: Any) -> tuple[list[_Unit], list[int]]:
         label = component.label
         if isinstance(component, RepairCrews):
             continue
+        if callable(getattr(component, "_ff_quiet", None)) and type(component).up is not Node.up:
+            raise ConfigError(
+                f"rare-event estimation: {label} runs a timed protocol (heartbeats, timeouts, "
+                "promotion delays), so its state is not a Markov chain of failures and repairs; "
+                "use fast_forward=hs.FastForward() to skip its quiet stretches instead"
+            )
         if not isinstance(component, Node):
             raise ConfigError(
                 f"rare-event estimation: {label} is not a node; it needs a model of nodes "

@@ -31,7 +31,7 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import SERIES_BUCKETS, Recorder
-from hasim.structure import ShareUp, Structure, Tracker, all_of, any_of
+from hasim.structure import ShareUp, Structure, Tracker, all_of, any_of, as_structure
 
 if TYPE_CHECKING:
     from hasim.metrics.result import RunResult
@@ -211,8 +211,9 @@ class Simulation:
 
         A predicate (any callable returning bool) is evaluated at the start and
         after every state change of any node. Either way uptime and incidents are
-        exact and need no traffic. Without either, the system is up while every
-        node is up (a series system).
+        exact and need no traffic. A single component (or its name) means "up
+        while it is", e.g. ``sim.up_when(pair)`` for a failover pair. Without
+        either, the system is up while every node is up (a series system).
 
         ``reward`` (performability) is the rate of service while the system is up,
         a number in [0, 1]: ``hs.share_up(web)`` (the share of servers up, as the
@@ -225,6 +226,8 @@ class Simulation:
             ``sim.up_when(lambda: sum(s.up for s in web) >= 2)`` (2-of-3);
             ``sim.up_when(hs.k_of_n(2, web), reward=hs.share_up(web))``.
         """
+        if isinstance(predicate, Component | str):  # one component: up while it is
+            predicate = as_structure(predicate, "Simulation.up_when")
         if not callable(predicate):
             raise config_error(
                 "Simulation", "up_when predicate",

@@ -127,7 +127,7 @@ def _slow(sim):
     [
         (_client, r"Client 'users'|OpenLoop 'users' is not a node"),
         (_lognormal, r"ttf and ttr must be Exponential"),
-        (_pair, r"ActivePassive 'ap''s up depends on more than its own state"),
+        (_pair, r"ActivePassive 'ap' runs a timed protocol"),
         (_slow, r"Slowdowns is not supported"),
         (lambda sim: None, r"the model has no node that fails"),
     ],

@@ -81,7 +81,7 @@ from typing import Any
 
 from hasim import network
 from hasim.dist import Distribution, as_distribution
-from hasim.errors import check_choice, check_int, check_positive, config_error
+from hasim.errors import ConfigError, check_choice, check_int, check_positive, config_error
 from hasim.failover import split_brain_seconds
 from hasim.metrics.recorder import ERROR, REJECTED
 from hasim.node import DOWN, Forwarder, Reply, _fault_models, member_zones
@@ -243,6 +243,7 @@ class PrimaryBackup(Forwarder, ReplicatedService):
         self._views = {r.name: _View(r) for r in self.replicas}
         self._believed = first
         self._pending: dict[str, Any] | None = None
+        self._retrying = False  # the pending promotion waits for a replica to heal
         self._delay = sim.sampler(self.promotion_delay, name, "promotion", batch=64)
 
     # -- what users and tests read ---------------------------------------------------------
@@ -314,6 +315,8 @@ class PrimaryBackup(Forwarder, ReplicatedService):
     def _prepare(self) -> None:
         super()._prepare()
         net = network.get(self.sim)
+        for r in self.replicas:  # over an instantaneous network the first primary's snapshot
+            r._net = net  # reaches a backup within the primary's own _prepare
         for v in self._views.values():
             v.up_hop = net.path(v.name, self.name)
             v.down_hop = net.path(self.name, v.name)
@@ -381,13 +384,16 @@ class PrimaryBackup(Forwarder, ReplicatedService):
         if not old.suspected:
             record["outcome"] = "cancelled"
             self._pending = None
+            self._retrying = False
             return
         candidates = [v for v in self._views.values() if v is not old and not v.suspected]
         if not candidates:  # nobody to promote: try again a heartbeat later
+            self._retrying = True
             self.sim.call_later(self.heartbeat, self._promote, record)
             return
         new = max(candidates, key=lambda v: v.position)  # max keeps the first of equals
         self._pending = None
+        self._retrying = False
         self.epoch += 1
         self.failovers += 1
         self._believed = new.replica
@@ -404,6 +410,86 @@ class PrimaryBackup(Forwarder, ReplicatedService):
         new.down_hop.send(new.replica._on_promote, (self.epoch, now, self._live()))
         old.down_hop.send(old.replica._on_demote, self.epoch)
         self.sim._state_changed(self.name)
+
+    # -- fast-forward (hasim.fastforward) ------------------------------------------------------
+
+    @property
+    def _ff_period(self) -> float:
+        return self.heartbeat
+
+    def _ff_check(self) -> None:
+        """Refuse fast-forward where a quiet stretch could hold more than bookkeeping.
+
+        Heartbeats and lease renewals must beat the timeout on every path (no loss,
+        bounded latency); with fencing the paths must also be instantaneous, since a
+        heartbeat in flight during a jump would carry its old send time into the
+        lease it renews.
+        """
+        from hasim import network
+        from hasim.fastforward import check_timing
+
+        names = list(self._views)
+        paths = [(n, self.name) for n in names] + [(self.name, n) for n in names]
+        paths += [(a, b) for a in names for b in names if a != b]
+        check_timing(self.sim, self.label, paths, self.heartbeat, self.timeout)
+        net = network.get(self.sim)
+        if self.fencing:
+            for src, dst in paths:
+                dist = net.latency_between(src, dst)
+                if dist.mean > 0:
+                    raise ConfigError(
+                        f"fast-forward: {self.label}: with fencing the lease rides on heartbeat "
+                        f"send times; the path {src} -> {dst} has latency {dist!r}, so a "
+                        "heartbeat in flight at a jump would renew a stale lease (use zero "
+                        "latency, or fencing=False)"
+                    )
+
+    def _ff_quiet(self) -> bool:
+        """Whether only deterministic bookkeeping is left until the next fault event.
+
+        The manager's belief about every replica is the truth (up and trusted, or
+        down and suspected); no failover is under way except one retrying because
+        every other replica is down; the replica it believes primary is up, primary
+        of the current epoch and (with fencing) holds its lease, or is down; no
+        other up replica believes it is primary; no operation is in service or
+        waiting; and each up backup has applied the whole log, with nothing in
+        flight or scheduled to it. Then heartbeats, lease renewals, empty
+        replication and resends to down replicas repeat unchanged until a fault.
+        """
+        if self._pending is not None and not (
+            self._retrying
+            and all(v.suspected for v in self._views.values() if v is not self._view_of_primary)
+        ):
+            return False
+        believed = self._believed
+        for v in self._views.values():
+            replica = v.replica
+            up = replica.state != DOWN
+            if v.suspected == up:
+                return False
+            if not up:
+                continue
+            if replica._jobs or replica._waiting:
+                return False
+            if replica is believed:
+                if replica.role != PRIMARY or replica.epoch != self.epoch:
+                    return False
+                if self.fencing and not replica.accepts():
+                    return False
+            elif replica.role == PRIMARY:
+                return False
+        if believed.state != DOWN:
+            for pipe in believed._pipes.values():
+                if pipe.backup.state == DOWN:
+                    continue  # resends to a down backup are lost: bookkeeping
+                if pipe.inflight or pipe.scheduled or pipe.snapshot or pipe.next <= believed.lsn:
+                    return False
+        return True
+
+    def _ff_shift(self, shift: float) -> None:
+        """The clock jumped by ``shift``: move the deadlines kept as absolute times."""
+        for v in self._views.values():
+            v.due += shift
 
     # -- client traffic ----------------------------------------------------------------------
 

@@ -230,6 +230,63 @@ class RaftCluster(Node, Service):
             if entry.op is not None and self.apply is not None:
                 entry.result = self.apply(entry.op, index)
 
+    # -- fast-forward (hasim.fastforward) ------------------------------------------------------
+
+    @property
+    def _ff_period(self) -> float:
+        return self.heartbeat
+
+    def _ff_check(self) -> None:
+        """Refuse fast-forward unless AppendEntries always beat every election timeout.
+
+        A follower's timer is reset by each AppendEntries of its leader; if one can
+        be lost, or arrive later than the shortest election timeout, an election
+        can start at a random moment of a quiet stretch, which a jump would skip.
+        """
+        from hasim.fastforward import check_timing, lowest
+
+        names = [n.name for n in self.nodes]
+        paths = [(a, b) for a in names for b in names if a != b]
+        limit = min(lowest(n.election_timeout) for n in self.nodes)
+        check_timing(self.sim, self.label, paths, self.heartbeat, limit)
+
+    def _ff_quiet(self) -> bool:
+        """Whether only deterministic bookkeeping is left until the next fault event.
+
+        One up leader; every other up node its follower in its term, knowing it,
+        with the whole log on disk and committed, no AppendEntries with entries
+        outstanding, no election running, and no client operation anywhere. Then
+        each heartbeat only resets the followers' timers (which never fire, see
+        ``_ff_check``) and is lost at the down nodes, until a fault. Without a
+        leader (a majority down) elections repeat with fresh terms: not quiet, the
+        stretch is simulated.
+        """
+        if self._ops:
+            return False
+        live = [n for n in self.nodes if n.state != DOWN]
+        leaders = [n for n in live if n.role == LEADER]
+        if len(leaders) != 1:
+            return False
+        leader = leaders[0]
+        last, now = leader.last_index, self.env.now
+        if leader._pending or leader._durable < last or leader.commit_index < last:
+            return False
+        for n in live:
+            if n._election is not None or n._disk_free > now:
+                return False
+            if n is leader:
+                continue
+            if n.role != FOLLOWER or n.term != leader.term or n.leader != leader.name:
+                return False
+            if n.last_index != last or n.commit_index != last or n._durable < last:
+                return False
+            if leader._busy.get(n.name) or leader._match.get(n.name) != last:
+                return False
+        return True
+
+    def _ff_shift(self, shift: float) -> None:
+        pass  # the router keeps no deadlines
+
     # -- the router ----------------------------------------------------------------------------
 
     def submit(self, request: Any, reply: Reply) -> None:

@@ -77,6 +77,7 @@ class RaftNode(Node):
         self.role = FOLLOWER
         self.leader: str | None = None
         self.commit_index = 0
+        self.election_timeout = timeout
         self._timeout = cluster.sim.sampler(timeout, name, "election", batch=256)
         self._disk = cluster.sim.sampler(cluster.disk_write, name, "disk", batch=256)
         self._disk_free = 0.0
@@ -111,6 +112,15 @@ class RaftNode(Node):
     def last_term(self) -> int:
         """The term of the last entry of the log (0 if empty)."""
         return self.log[-1].term if self.log else 0
+
+    # -- fast-forward: the cluster judges quiet; a node moves its deadlines with a jump --------
+
+    def _ff_quiet(self) -> bool:
+        return True
+
+    def _ff_shift(self, shift: float) -> None:
+        self._deadline += shift
+        self._disk_free += shift
 
     # -- timers and disk ------------------------------------------------------------------
 
