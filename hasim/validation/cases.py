@@ -114,6 +114,65 @@ def _pair_theory(coverage: float) -> float:
     return 1.0 - chain.availability(up)
 
 
+#: A pair whose members fail rarely (MTTF / switchover 1e4), fast-forwarded (hasim.fastforward).
+_RARE_PAIR = {"mttf": 1e5, "mttr": 1800.0, "promotion": 10.0}
+
+
+def rare_pair_down(seed: int, horizon: float) -> float:
+    """The rarely failing ActivePassive pair, run with ``hs.FastForward()``."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(
+        ttf=hs.Exponential(mean=_RARE_PAIR["mttf"]), ttr=hs.Exponential(mean=_RARE_PAIR["mttr"])
+    )
+    members = [hs.Server(sim, name, failures=failures) for name in ("p", "s")]
+    pair = hs.ActivePassive(sim, "ap", primary=members[0], standby=members[1], heartbeat=1.0,
+                            timeout=1.5, promotion_delay=hs.Exponential(mean=10.0),
+                            failback="stay", healthy_after=1)  # fmt: skip
+    sim.up_when(pair)
+    summary = sim.run(until=horizon, fast_forward=hs.FastForward()).summary()
+    return summary["downtime"] / summary["window"]
+
+
+def _rare_pair_theory() -> float:
+    chain, up = analytic.active_passive_chain(
+        _RARE_PAIR["mttf"], _RARE_PAIR["mttr"], detection=1.5 - 0.5, switchover=10.0
+    )
+    return 1.0 - chain.availability(up)
+
+
+# -- structure and performability ----------------------------------------------------------------
+
+
+def three_tier_down(seed: int, horizon: float) -> float:
+    """A nested structure: (lb1 | lb2) & 2-of-3 web & db, a crew each (lean engine)."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(ttf=_EXP_F, ttr=_EXP_R)
+    node = partial(hs.Node, sim, failures=failures)
+    lbs = [node(f"lb{i}") for i in (1, 2)]
+    web = [node(f"web{i}") for i in (1, 2, 3)]
+    sim.up_when(hs.any_of(lbs) & hs.k_of_n(2, web) & node("db"))
+    return _window_share_down(sim, horizon, warmup=1_000.0)
+
+
+def _three_tier_theory() -> float:
+    return 1 - analytic.series(analytic.parallel(_A, _A), analytic.k_of_n(2, 3, _A), _A)
+
+
+def lost_capacity(seed: int, horizon: float, *, k: int, n: int) -> float:
+    """``1 - performability`` of a k-of-n cluster whose up servers carry the load (share_up)."""
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    failures = hs.Failures(ttf=_EXP_F, ttr=_EXP_R)
+    web = [hs.Node(sim, f"n{i}", failures=failures) for i in range(n)]
+    sim.up_when(hs.k_of_n(k, web), reward=hs.share_up(web))
+    return 1.0 - sim.run(until=horizon, warmup=1_000.0).summary()["performability"]
+
+
+def _lost_capacity_theory(k: int, n: int) -> float:
+    from math import comb
+
+    return 1.0 - sum(j / n * comb(n, j) * _A**j * (1 - _A) ** (n - j) for j in range(k, n + 1))
+
+
 # -- queues ---------------------------------------------------------------------------------------
 
 
@@ -359,6 +418,15 @@ CASES: tuple[Case, ...] = (
     Case("active-passive-c0.8", "failover", "1 - A of an ActivePassive pair, coverage 0.8",
          "9-state CTMC", partial(_pair_theory, 0.8), partial(pair_down, coverage=0.8),
          (3e4, 4e5), (0.10, 0.02)),
+    Case("active-passive-rare-ff", "failover",
+         "1 - A of a pair, MTTF/switchover 1e4, fast-forward", "9-state CTMC",
+         _rare_pair_theory, rare_pair_down, (1e8, 2e8), (0.25, 0.05)),
+    Case("rbd-three-tier", "structure", "1 - A of (lb1 | lb2) & 2-of-3 web & db",
+         "series(parallel, k-of-n, node)", _three_tier_theory, three_tier_down, _STATE,
+         (0.05, 0.01)),
+    Case("performability-3-of-5", "structure", "lost capacity of 3-of-5 (share of servers up)",
+         "1 - sum j/n C(n,j) a^j (1-a)^(n-j)", partial(_lost_capacity_theory, 3, 5),
+         partial(lost_capacity, k=3, n=5), _STATE, (0.05, 0.01)),
     Case("mm1-W", "queues", "M/M/1 mean response time, rho 0.7 (s)", "1 / (mu - lambda)",
          (lambda: analytic.mmc(0.7, 1.0, 1).mean_response),
          partial(queue, workers=1, rate=0.7, service=hs.Exponential(mean=1.0)),
