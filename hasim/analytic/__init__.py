@@ -6,11 +6,14 @@ without shared repair crews, and finite birth-death chains. ``ctmc``: continuous
 Markov chains (steady state, failure frequency, mean time to absorption, transient),
 with ready chains for active-passive pairs and k-of-n with limited crews.
 ``detection``: health-check detection time and the availability it costs.
-``staleness``: PBS's chance of a stale read from a partial quorum.
+``staleness``: PBS's chance of a stale read from a partial quorum. ``structure``: exact
+analysis of structure expressions (availability with repeated components, transient A(t),
+minimal cut and path sets, Birnbaum, criticality and Fussell-Vesely importance).
 """
 
 from __future__ import annotations
 
+from hasim.analytic import structure
 from hasim.analytic.ctmc import CTMC, active_passive_chain, k_of_n_chain
 from hasim.analytic.detection import detection_bounds, detection_time, detection_unavailability
 from hasim.analytic.queues import QueueMetrics, erlang_b, erlang_c, mmc, mmck
@@ -27,6 +30,7 @@ from hasim.analytic.reliability import (
     series,
 )
 from hasim.analytic.staleness import k_staleness, stale_probability, t_visibility
+from hasim.analytic.structure import importance, minimal_cut_sets, minimal_path_sets
 
 __all__ = [
     "QueueMetrics",
@@ -53,4 +57,8 @@ __all__ = [
     "detection_time",
     "detection_bounds",
     "detection_unavailability",
+    "structure",
+    "minimal_cut_sets",
+    "minimal_path_sets",
+    "importance",
 ]

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hasim.errors import SimulationError
+from hasim.errors import SimulationError, config_error
 from hasim.metrics import attribution
 from hasim.metrics.incidents import (
     Incident,
@@ -171,6 +171,7 @@ class RunResult:
         fault_log: list[list[Any]] = (),
         random_nodes: list[str] = (),
         reward_integral: float = math.nan,
+        structure: Any = None,
     ) -> None:
         self.seed = seed
         self.warmup = warmup
@@ -198,6 +199,9 @@ class RunResult:
         self.random_nodes = tuple(random_nodes)
         #: The declared reward's integral over the window (NaN: no reward declared).
         self.reward_integral = reward_integral
+        #: The structure expression the system's up state followed (by names; None when
+        #: it was a lambda or the default series of every node).
+        self.structure = structure
         completed = sum(counts)
         if issued != completed + in_flight:  # DESIGN rule 4: conservation
             raise SimulationError(
@@ -259,6 +263,7 @@ class RunResult:
             fault_log=[list(f) for f in rec.faults.values()],
             random_nodes=[n.name for n in sim.nodes if n._models],
             reward_integral=rec.reward_total(),
+            structure=None if sim.structure is None else sim.structure.unbound(),
         )
 
     # -- numbers ----------------------------------------------------------
@@ -471,6 +476,28 @@ class RunResult:
 
         self._history("fault_history")
         return FaultHistory.from_faults(self.fault_log, self.random_nodes)
+
+    def importance(self, structure: Any = None) -> pd.DataFrame:
+        """Which components' downtime made the system's, measured (``hasim.metrics.importance``).
+
+        Per component: ``downtime_share``, ``criticality`` (share of system downtime it
+        was down and critical), ``fussell_vesely`` (share with a failed minimal cut set
+        containing it) and ``caused`` (share in incidents it caused); compare with the
+        theory's ``structure.importance(...)`` for independent components.
+
+        Args:
+            structure: the structure expression (default: the one given to ``up_when``).
+        """
+        from hasim.metrics.importance import simulated_importance
+
+        structure = self.structure if structure is None else structure
+        if structure is None:
+            raise config_error(
+                "RunResult.importance", "structure",
+                "a structure expression (the run's up_when was a lambda or the default)", None,
+            )  # fmt: skip
+        self._history("importance")
+        return simulated_importance(self, structure)
 
     def downtime_by_cause(self) -> pd.DataFrame:
         """Seconds of system downtime per cause (``hasim.metrics.attribution``)."""
