@@ -31,7 +31,16 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import SERIES_BUCKETS, Recorder
-from hasim.structure import ShareUp, Structure, Tracker, all_of, any_of, as_structure
+from hasim.structure import (
+    Gate,
+    Leaf,
+    ShareUp,
+    Structure,
+    Tracker,
+    all_of,
+    any_of,
+    as_structure,
+)
 
 if TYPE_CHECKING:
     from hasim.metrics.result import RunResult
@@ -228,6 +237,8 @@ class Simulation:
         """
         if isinstance(predicate, Component | str):  # one component: up while it is
             predicate = as_structure(predicate, "Simulation.up_when")
+        if isinstance(predicate, Leaf):  # engines walk gates: a series of one
+            predicate = Gate(1, (predicate,), "all")
         if not callable(predicate):
             raise config_error(
                 "Simulation", "up_when predicate",

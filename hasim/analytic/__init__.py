@@ -9,6 +9,9 @@ with ready chains for active-passive pairs and k-of-n with limited crews.
 ``staleness``: PBS's chance of a stale read from a partial quorum. ``structure``: exact
 analysis of structure expressions (availability with repeated components, transient A(t),
 minimal cut and path sets, Birnbaum, criticality and Fussell-Vesely importance).
+``interval``: availability over a finite window of a CTMC (transient A(t), expected
+interval availability, the distribution of the share up by randomisation, SLO
+attainment, error budget, performability).
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from __future__ import annotations
 from hasim.analytic import structure
 from hasim.analytic.ctmc import CTMC, active_passive_chain, k_of_n_chain
 from hasim.analytic.detection import detection_bounds, detection_time, detection_unavailability
+from hasim.analytic.interval import (
+    error_budget,
+    expected_interval_availability,
+    interval_availability_cdf,
+    performability,
+    point_availability,
+    slo_attainment,
+)
 from hasim.analytic.queues import QueueMetrics, erlang_b, erlang_c, mmc, mmck
 from hasim.analytic.reliability import (
     availability,
@@ -61,4 +72,10 @@ __all__ = [
     "minimal_cut_sets",
     "minimal_path_sets",
     "importance",
+    "point_availability",
+    "expected_interval_availability",
+    "interval_availability_cdf",
+    "slo_attainment",
+    "error_budget",
+    "performability",
 ]
