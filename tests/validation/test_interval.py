@@ -16,7 +16,7 @@ binomial proportion; the theory must lie in its Wilson interval at 99.9 % (as st
 level: a false alarm once in a thousand seed sets). A(t) is checked the same way at every
 grid time with a Bonferroni-corrected level, and the mean interval availability inside
 the replications' 99.9 % Student-t interval. Quick: 3,000 windows; slow: 40,000, whose
-interval must also be narrower than 0.01 (so the comparison is a real test).
+interval must also be narrower than 0.02 (so the comparison is a real test).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_monthly_slo_attainment_matches_the_ctmc(design, reps):
     got = study.attainment(TARGET, level=LEVEL)
     assert got["lo"] <= theory <= got["hi"], (design, got, theory)
     if reps >= 40_000:
-        assert got["hi"] - got["lo"] < 0.01
+        assert got["hi"] - got["lo"] < 0.02  # +-0.008 at 99.9 %: a real test
 
     mean = iv.expected_interval_availability(chain, up, MONTH, start)
     estimate = t_interval(study.availability, LEVEL)
