@@ -21,6 +21,11 @@ from hasim.analytic import structure as analysis
 P = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.95, "e": 0.85}
 
 
+def of(structure, p=P):
+    """``p`` restricted to the structure's components (the analysis refuses other names)."""
+    return {n: p[n] for n in structure.names}
+
+
 def brute(structure, p):
     names = structure.names
     total = 0.0
@@ -52,7 +57,7 @@ def test_series_parallel_and_k_of_n_are_their_closed_forms():
 
 def test_a_k_of_n_gate_over_unequal_inputs_is_the_enumeration():
     s = hs.k_of_n(3, "a", "b", "c", "d", "e")
-    assert s.availability(P) == pytest.approx(brute(s, P), rel=1e-12)
+    assert s.availability(of(s)) == pytest.approx(brute(s, P), rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +70,7 @@ def test_a_k_of_n_gate_over_unequal_inputs_is_the_enumeration():
     ids=["bridge", "shared", "k-of-n-over-repeats"],
 )
 def test_repeated_components_are_exact(structure):
-    assert structure.availability(P) == pytest.approx(brute(structure, P), rel=1e-12)
+    assert structure.availability(of(structure)) == pytest.approx(brute(structure, P), rel=1e-12)
 
 
 def test_a_bottom_up_evaluation_would_be_wrong_with_a_shared_component():
@@ -73,7 +78,7 @@ def test_a_bottom_up_evaluation_would_be_wrong_with_a_shared_component():
     s = hs.all_of("a", "b") | hs.all_of("a", "c")
     right = P["a"] * parallel(P["b"], P["c"])
     naive = parallel(P["a"] * P["b"], P["a"] * P["c"])
-    assert s.availability(P) == pytest.approx(right, rel=1e-12)
+    assert s.availability(of(s)) == pytest.approx(right, rel=1e-12)
     assert abs(naive - right) > 1e-3
 
 
@@ -127,7 +132,7 @@ def test_in_a_series_system_criticality_is_the_share_of_downtime():
     """Series: I_B(i) = prod of the others; criticality is I_B (1 - A_i) / (1 - A), the chance
     that i alone is down given the system is; FV is (1 - A_i) / (1 - A) (i's own cut)."""
     s = hs.all_of("a", "b", "c")
-    table = s.importance(P)
+    table = s.importance(of(s))
     system = P["a"] * P["b"] * P["c"]
     for name in "abc":
         others = system / P[name]
@@ -138,7 +143,8 @@ def test_in_a_series_system_criticality_is_the_share_of_downtime():
 
 
 def test_in_a_parallel_system_every_component_is_in_the_only_cut():
-    table = hs.any_of("a", "b").importance(P)
+    s = hs.any_of("a", "b")
+    table = s.importance(of(s))
     assert list(table["fussell_vesely"]) == pytest.approx([1.0, 1.0])
     assert list(table["criticality"]) == pytest.approx([1.0, 1.0])
 
@@ -162,10 +168,63 @@ def test_mttf_mttr_pairs_and_the_transient():
         assert value == pytest.approx(parallel(px, px) * pz, rel=1e-12)
 
 
+def test_the_bridge_is_its_classic_polynomial():
+    """Identical components p: A = 2p^2 + 2p^3 - 5p^4 + 2p^5 (pivoting on the bridge c)."""
+    for p in (0.5, 0.9, 0.99):
+        assert bridge().availability(p) == pytest.approx(
+            2 * p**2 + 2 * p**3 - 5 * p**4 + 2 * p**5, rel=1e-12
+        )
+
+
+def test_birnbaum_is_the_derivative_of_the_system_availability():
+    """A is multilinear in the A_i, so a central difference is exact up to rounding."""
+    s = hs.k_of_n(2, hs.all_of("a", "b"), hs.all_of("b", "c"), hs.any_of("a", "d", "e"))
+    table = s.importance(of(s))
+    h = 1e-4
+    for name in s.names:
+        up = s.availability({**of(s), name: P[name] + h})
+        down = s.availability({**of(s), name: P[name] - h})
+        assert table.loc[name, "birnbaum"] == pytest.approx((up - down) / (2 * h), rel=1e-7)
+
+
+def test_cut_sets_are_sorted_by_size_then_names():
+    s = hs.all_of("z", hs.any_of("y", "b"), hs.any_of("x", "a"))
+    assert s.cut_sets() == [frozenset("z"), frozenset("ax"), frozenset("by")]
+    assert analysis.minimal_path_sets(s) == [
+        frozenset("abz"), frozenset("ayz"), frozenset("bxz"), frozenset("xyz")
+    ]  # fmt: skip
+
+
+def test_the_transient_of_a_shared_component_is_exact():
+    """(a & b) | (a & c) = a & (b | c) at every instant, not the naive bottom-up value."""
+    s = hs.all_of("a", "b") | hs.all_of("a", "c")
+    pairs = {"a": (50.0, 5.0), "b": (20.0, 4.0), "c": (30.0, 3.0)}
+    t = np.linspace(0.0, 40.0, 9)
+    lam_mu = {n: (1 / f, 1 / r) for n, (f, r) in pairs.items()}
+    a = {n: mu / (lam + mu) + lam / (lam + mu) * np.exp(-(lam + mu) * t)
+         for n, (lam, mu) in lam_mu.items()}  # fmt: skip
+    expected = a["a"] * (1 - (1 - a["b"]) * (1 - a["c"]))
+    np.testing.assert_allclose(analysis.transient(s, pairs, t), expected, rtol=1e-12)
+
+
+def test_a_perfect_system_has_undefined_conditional_importance():
+    table = hs.any_of("x", "y").importance({"x": 1.0, "y": 0.9})
+    assert table.loc["y", "birnbaum"] == 0.0
+    assert table["criticality"].isna().all() and table["fussell_vesely"].isna().all()
+
+
+def test_too_many_repeated_components_are_refused():
+    names = [f"n{i}" for i in range(analysis.MAX_REPEATED + 1)]
+    s = hs.all_of(names) | hs.any_of(names)  # every component in both branches
+    with pytest.raises(hs.ConfigError, match=r"at most 20 components that appear more than once"):
+        s.availability(0.9)
+
+
 @pytest.mark.parametrize(
     ("components", "message"),
     [
-        ({"x": 0.9}, r"a value for every component .*nothing for \['y'\]"),
+        ({"x": 0.9}, r"a value for every component .*\(missing \['y'\]\)"),
+        ({"x": 0.9, "y": 0.9, "web4": 0.9}, r"components \['x', 'y'\] only \(unknown \['web4'\]\)"),
         ({"x": 1.5, "y": 0.9}, r"components\['x'\] must be a probability"),
         ({"x": (0, 1), "y": 0.9}, r"components\['x'\] mttf must be a number > 0"),
         ({"x": (1, 2, 3), "y": 0.9}, r"an availability or a pair \(mttf, mttr\)"),

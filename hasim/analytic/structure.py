@@ -8,8 +8,10 @@ function of theirs alone, and this module computes it exactly:
 * ``availability(structure, components)``: bottom-up, each gate from its inputs'
   probabilities (a k-of-n gate over unequal inputs by the Poisson-binomial recursion).
   A component that appears in several branches makes those branches dependent; it is
-  handled by Shannon's decomposition, ``A = p A(i up) + (1 - p) A(i down)``, over every
-  repeated component (cost ``2^r`` bottom-up passes for ``r`` repeated components).
+  handled by Shannon's decomposition (the pivotal decomposition), ``A = p_i A(i up) +
+  (1 - p_i) A(i down)``, recursively over the repeated components: at most ``2^r``
+  bottom-up passes for ``r`` repeated components (each pass linear in the size of the
+  expression), fast up to about 20 and refused beyond ``MAX_REPEATED`` = 20.
 * ``transient(structure, components, times)``: the point availability A(t) of the
   system from a cold start, each component ``(mttf, mttr)`` exponential:
   ``A_i(t) = mu/(lam+mu) + lam/(lam+mu) exp(-(lam+mu) t)``, combined the same way
@@ -75,13 +77,26 @@ def component_availabilities(structure: Any, components: Any) -> dict[str, float
     if not isinstance(components, Mapping):
         value = _one(components, "components")
         return dict.fromkeys(names, value)
+    _check_names(names, components)
+    return {n: _one(components[n], f"components[{n!r}]") for n in names}
+
+
+def _check_names(names: tuple[str, ...], components: Mapping[str, Any]) -> None:
+    """Refuse a mapping that misses a leaf, or names a component the structure lacks."""
     missing = [n for n in names if n not in components]
     if missing:
         raise config_error(
-            OWNER, "components", f"a value for every component of the structure {list(names)}",
-            f"nothing for {missing}",
+            OWNER, "components",
+            f"a value for every component of the structure {list(names)} (missing {missing})",
+            sorted(components),
         )  # fmt: skip
-    return {n: _one(components[n], f"components[{n!r}]") for n in names}
+    unknown = [n for n in components if n not in names]
+    if unknown:
+        raise config_error(
+            OWNER, "components",
+            f"values for the structure's components {list(names)} only (unknown {unknown})",
+            sorted(components),
+        )  # fmt: skip
 
 
 def _one(value: Any, param: str) -> float:
@@ -99,6 +114,7 @@ def _rates(structure: Structure, components: Any) -> dict[str, tuple[float, floa
     names = structure.names
     if not isinstance(components, Mapping):
         components = dict.fromkeys(names, components)
+    _check_names(names, components)
     out = {}
     for n in names:
         value = components.get(n)
@@ -217,7 +233,20 @@ def availability(structure: Any, components: Any) -> float:
 
     Args:
         structure: a structure expression (or one component / name).
-        components: ``{name: availability or (mttf, mttr)}``, or one value for all.
+        components: ``{name: availability or (mttf, mttr)}`` for exactly the structure's
+            components, or one value for all.
+
+    Returns:
+        P(the structure is up), in [0, 1].
+
+    Raises:
+        ConfigError: for a missing or unknown component name, an availability outside
+            [0, 1], an mttf <= 0 or mttr < 0, or more than ``MAX_REPEATED`` components
+            that appear in several branches.
+
+    Example:
+        ``availability(hs.any_of("lb1", "lb2") & "db", 0.99)`` is
+        ``(1 - 0.01**2) * 0.99``.
     """
     s = _structure(structure)
     return float(_solve(s, component_availabilities(s, components)))
@@ -231,6 +260,10 @@ def transient(structure: Any, components: Any, times: Any) -> np.ndarray:
         components: ``{name: (mttf, mttr)}`` (or one pair for all): exponential times
             to failure and to repair, independent components.
         times: the instants (an array, in the units of mttf and mttr).
+
+    Returns:
+        A(t) at each of ``times`` (an array of their shape); it tends to
+        ``availability(structure, components)`` as t grows.
     """
     s = _structure(structure)
     t = np.asarray(times, dtype=float)
@@ -285,36 +318,66 @@ def _paths(node: Structure) -> list[frozenset[str]]:
     return _minimize(out)
 
 
-def _sorted(sets: list[frozenset[str]], order: tuple[str, ...]) -> list[frozenset[str]]:
-    rank = {n: i for i, n in enumerate(order)}
-    return sorted(sets, key=lambda s: (len(s), sorted(rank[n] for n in s)))
+def _sorted(sets: list[frozenset[str]]) -> list[frozenset[str]]:
+    return sorted(sets, key=lambda s: (len(s), sorted(s)))
 
 
 def minimal_cut_sets(structure: Any) -> list[frozenset[str]]:
-    """The minimal cut sets, smallest first (then in the structure's order of components)."""
-    s = _structure(structure)
-    return _sorted(_cuts(s), s.names)
+    """The minimal cut sets: smallest sets of components whose failure takes the system down.
+
+    MOCUS-style top-down expansion: a leaf is its own cut; a k-of-n gate fails when any
+    ``n - k + 1`` of its inputs fail, so its cuts are the unions of one cut from each
+    input of every ``(n - k + 1)``-subset (a series gate: any input's cut; a parallel
+    gate: one cut of every input); supersets are absorbed at every step. The size of
+    the answer can grow combinatorially with nested voting gates.
+
+    Returns:
+        frozensets of component names, smallest first, then by their sorted names.
+    """
+    return _sorted(_cuts(_structure(structure)))
 
 
 def minimal_path_sets(structure: Any) -> list[frozenset[str]]:
-    """The minimal path sets (smallest sets of components whose working keeps it up)."""
-    s = _structure(structure)
-    return _sorted(_paths(s), s.names)
+    """The minimal path sets: smallest sets of components whose working keeps it up.
+
+    The dual expansion (a k-of-n gate works when any ``k`` of its inputs do); sorted
+    like ``minimal_cut_sets``.
+    """
+    return _sorted(_paths(_structure(structure)))
 
 
 # -- importance -------------------------------------------------------------------------------
 
 
-def _cut_union_unavailability(cuts: list[frozenset[str]], p: Mapping[str, float]) -> float:
-    """P(at least one of ``cuts`` has every component down), exactly."""
-    if not cuts:
+def _fv_unavailability(name: str, cuts: list[frozenset[str]], p: Mapping[str, float]) -> float:
+    """P(some minimal cut set containing ``name`` has every member down), exactly.
+
+    That event is ``{name down} and {some C - {name} all down}``; the first factor is
+    independent of the second, which is the failure of the structure "every
+    ``C - {name}`` has a member up", solved exactly (its components repeat across the
+    cuts, hence the decomposition).
+    """
+    rests = [c - {name} for c in cuts if name in c]
+    if not rests:
         return 0.0
-    up = all_of(*[any_of(*sorted(c)) for c in cuts])
-    return 1.0 - float(_solve(up, p))
+    if any(not r for r in rests):  # name is a cut by itself
+        return 1.0 - p[name]
+    up = all_of(*[any_of(*sorted(r)) for r in rests])
+    return (1.0 - p[name]) * (1.0 - float(_solve(up, p)))
 
 
 def importance(structure: Any, components: Any) -> pd.DataFrame:
     """Importance measures of every component (see the module docstring).
+
+    Definitions as in Rausand and Hoyland, *System Reliability Theory* (2nd ed.),
+    ch. 5 (component importance): Birnbaum's measure as ``A(i up) - A(i down)``, the
+    criticality importance and Fussell-Vesely's measure, with steady-state
+    availabilities in place of reliabilities. Fussell-Vesely is exact, not the sum of cut-set
+    products the book gives as its rare-event approximation.
+
+    Args:
+        structure: a structure expression.
+        components: as for ``availability``.
 
     Returns:
         a DataFrame indexed by component name: ``availability`` (the component's),
@@ -336,7 +399,7 @@ def importance(structure: Any, components: Any) -> pd.DataFrame:
         birnbaum = hi - lo
         if down > 0:
             criticality = birnbaum * (1.0 - p[name]) / down
-            fv = _cut_union_unavailability([c for c in cuts if name in c], p) / down
+            fv = _fv_unavailability(name, cuts, p) / down
         else:
             criticality = fv = float("nan")
         rows.append(
