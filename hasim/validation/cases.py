@@ -451,7 +451,7 @@ CASES: tuple[Case, ...] = (
     Case("active-passive-rare-ff", "failover",
          "1 - A of a pair, MTTF/switchover 1e4, fast-forward", "9-state CTMC",
          _rare_pair_theory, rare_pair_down, (1e8, 2e8), (0.25, 0.05)),
-    Case("rbd-three-tier", "structure", "1 - A of (lb1 | lb2) & 2-of-3 web & db",
+    Case("rbd-three-tier", "structure", "1 - A of (lb1 or lb2), 2-of-3 web and db",
          "series(parallel, k-of-n, node)", _three_tier_theory, three_tier_down, _STATE,
          (0.05, 0.01)),
     Case("performability-3-of-5", "structure", "lost capacity of 3-of-5 (share of servers up)",
