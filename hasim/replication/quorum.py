@@ -22,12 +22,26 @@ to the replicas it believes up: with fanout ``"all"`` (``write_fanout``, ``read_
 to every one of them (Dynamo, Cassandra writes), with ``"quorum"`` to exactly W (writes) or
 R (reads) of them chosen at random (Cassandra-style reads; with both, PBS's non-expanding
 partial quorum). Each replica
-serves one message at a time, FIFO, taking ``service_time`` (times its slowdown), and
-answers through ``net.path(replica, store)``. A write is ``ok`` after W acknowledgements
+serves one message at a time, FIFO, taking ``service_time`` (times its slowdown; reads take
+``read_service_time`` and writes ``write_service_time`` when given), and answers through
+``net.path(replica, store)``. A write is ``ok`` after W acknowledgements
 (answered with its version); a read after R replies, returning the newest ``(version,
 value)`` among them. With ``read_repair``, every reply older than the newest the read has
 seen (late replies included, until the operation's timer runs out) is repaired: the newest
 is pushed to that replica (no acknowledgement).
+
+**WARS latencies.** PBS (Bailis et al., VLDB 2012) models an operation's messages with four
+one-way latencies: W (write, coordinator -> replica), A (its acknowledgement), R (read
+request) and S (read response). By default a write and a read request share the path from
+the coordinator to a replica, and acknowledgements and responses the path back. With
+``wars=WARS(write=..., ack=..., read=..., response=...)`` each message of those four kinds
+also waits a draw of its own distribution before it enters its path (the path's latency,
+cuts and loss still apply; with no latency set between the store and its replicas, the
+default, the WARS draws are the whole delays, as in PBS). Each replica's W and R draws come
+from the coordinator's streams ``(store, "write->replica")`` and ``(store, "read->replica")``,
+its A and S draws from its own ``(replica, "ack")`` and ``(replica, "response")``; pings,
+read repairs and hinted handoffs take the plain paths. ``hasim.analytic.wars_staleness``
+integrates the model numerically.
 
 **Outcomes.** ``error`` at once while the coordinator itself is down (only a chaos action
 can take it down: ``failures`` is the replicas'), and for every operation in flight when it
@@ -65,11 +79,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hasim import network
-from hasim.dist import Distribution, Uniform, as_distribution
+from hasim.dist import Deterministic, Distribution, Uniform, as_distribution
 from hasim.errors import check_int, check_positive, config_error
 from hasim.metrics.recorder import ERROR, REJECTED, TIMEOUT
 from hasim.node import DOWN, Node, Reply, _fault_models, member_zones
@@ -80,6 +95,7 @@ from hasim.sim import Simulation
 __all__ = [
     "QuorumStore",
     "QuorumReplica",
+    "WARS",
     "FANOUTS",
 ]
 
@@ -88,6 +104,58 @@ FANOUTS = ("all", "quorum")
 
 # Message kinds (the first item of every message a replica receives).
 _READ, _WRITE, _REPAIR, _PING, _HANDOFF, _HANDOFF_ACK = range(6)
+
+
+@dataclass(frozen=True)
+class WARS:
+    """PBS's four one-way message latencies of a quorum store (Bailis et al., VLDB 2012, sec. 5).
+
+    Each is a Distribution, a number of seconds >= 0 or a duration string (``"2ms"``); 0, the
+    default, adds no delay (and draws nothing). In a ``QuorumStore`` each is added to the
+    network path's latency of its message (see the module docstring).
+
+    Attributes:
+        write: W, a write's delay from the coordinator to a replica.
+        ack: A, a write acknowledgement's delay from a replica back to the coordinator.
+        read: R, a read request's delay from the coordinator to a replica.
+        response: S, a read response's delay from a replica back to the coordinator.
+
+    Example:
+        >>> WARS(write=Exponential(mean=0.01), ack=Exponential(mean=0.002),
+        ...      read=Exponential(mean=0.002), response=Exponential(mean=0.002))
+    """
+
+    write: Distribution | float | str = 0.0
+    ack: Distribution | float | str = 0.0
+    read: Distribution | float | str = 0.0
+    response: Distribution | float | str = 0.0
+
+    def __post_init__(self) -> None:
+        for param in ("write", "ack", "read", "response"):
+            value = as_distribution(getattr(self, param), "WARS", param)
+            object.__setattr__(self, param, value)
+
+
+def _zero(dist: Distribution) -> bool:
+    return isinstance(dist, Deterministic) and dist.value == 0.0
+
+
+def _delayed(
+    sim: Simulation, dist: Distribution, name: str, purpose: str, path: network.Path
+) -> Callable[[Callable[[Any], None], Any], None] | None:
+    """``send(fn, msg)`` on ``path`` after a draw of ``dist``; None when ``dist`` is 0."""
+    if _zero(dist):
+        return None
+    draw = sim.sampler(dist, name, purpose)
+    later = sim.call_later
+
+    def relay(item: tuple[Callable[[Any], None], Any]) -> None:
+        path.send(*item)
+
+    def send(fn: Callable[[Any], None], msg: Any) -> None:
+        later(draw(), relay, (fn, msg))
+
+    return send
 
 
 def _hash64(text: str) -> int:
@@ -145,8 +213,21 @@ class QuorumReplica(Node):
     def _prepare(self) -> None:
         super()._prepare()
         self._net = network.get(self.sim)
-        self._back = self._net.path(self.name, self.owner.name)
-        self._draw = self.sim.sampler(self.owner.service_time, self.name, "service")
+        owner = self.owner
+        self._back = back = self._net.path(self.name, owner.name)
+        self._draw = self.sim.sampler(owner.service_time, self.name, "service")
+        self._draw_read = self._draw_write = self._draw
+        if owner.read_service_time is not None:
+            self._draw_read = self.sim.sampler(owner.read_service_time, self.name, "read-service")
+        if owner.write_service_time is not None:
+            dist = owner.write_service_time
+            self._draw_write = self.sim.sampler(dist, self.name, "write-service")
+        wars = owner.wars
+        self._ack = self._response = back.send
+        if wars is not None:
+            self._ack = _delayed(self.sim, wars.ack, self.name, "ack", back) or back.send
+            send = _delayed(self.sim, wars.response, self.name, "response", back)
+            self._response = send or back.send
 
     def _crashed(self) -> None:
         self._epoch += 1
@@ -165,7 +246,11 @@ class QuorumReplica(Node):
         if self.state == DOWN:  # nobody listens: the message is lost
             return
         now = self.env._now
-        delay = self._draw() * self.slowdown
+        kind = msg[0]
+        draw = (
+            self._draw_read if kind == _READ else self._draw_write if kind == _WRITE else self._draw
+        )
+        delay = draw() * self.slowdown
         if delay == 0.0 and self._free <= now:
             self._serve((self._epoch, msg))
             return
@@ -180,7 +265,7 @@ class QuorumReplica(Node):
         kind = msg[0]
         owner = self.owner
         if kind == _READ:
-            self._back.send(owner._on_reply, (msg[1], self.name, *self.read(msg[1].key)))
+            self._response(owner._on_reply, (msg[1], self.name, *self.read(msg[1].key)))
         elif kind == _WRITE:
             _, op, intended = msg
             if intended is None:
@@ -191,7 +276,7 @@ class QuorumReplica(Node):
                 if held is None or held[0] < op.version:
                     data[op.key] = (op.version, op.value)
                 self._start_handoff()
-            self._back.send(owner._on_reply, (op, self.name, op.version, op.value))
+            self._ack(owner._on_reply, (op, self.name, op.version, op.value))
         elif kind == _REPAIR:
             _, key, version, value = msg
             self.store.apply(key, version, value)
@@ -242,6 +327,11 @@ class QuorumStore(Node, ReplicatedService):
             names; None: ``n``.
         coordinator_timeout: seconds an operation waits for its W or R answers (> 0).
         service_time: a replica's time to serve one message (Distribution, seconds, "1ms").
+        read_service_time, write_service_time: a replica's time to serve a read request and a
+            write, when it differs from ``service_time`` (None: ``service_time``, drawn from
+            one stream for every message, as before these existed).
+        wars: PBS's W, A, R and S latencies (a ``WARS``) added to the messages of writes,
+            acknowledgements, read requests and read responses; None: none.
         read_repair: push the newest version to replicas a read found stale.
         sloppy: sloppy quorum with hinted handoff (see the module docstring).
         hinted_handoff: seconds between two handoff rounds of a replica holding hints
@@ -274,6 +364,9 @@ class QuorumStore(Node, ReplicatedService):
         replicas: int | Sequence[str] | None = None,
         coordinator_timeout: float = 1.0,
         service_time: Distribution | float | str = 0.0,
+        read_service_time: Distribution | float | str | None = None,
+        write_service_time: Distribution | float | str | None = None,
+        wars: WARS | None = None,
         read_repair: bool = True,
         sloppy: bool = False,
         hinted_handoff: float | None = 1.0,
@@ -312,6 +405,19 @@ class QuorumStore(Node, ReplicatedService):
             raise config_error(owner, "w", f"an integer in [1, n={self.n}]", w)
         self.coordinator_timeout = check_positive(owner, "coordinator_timeout", coordinator_timeout)
         self.service_time = as_distribution(service_time, owner, "service_time")
+        self.read_service_time = (
+            None
+            if read_service_time is None
+            else as_distribution(read_service_time, owner, "read_service_time")
+        )
+        self.write_service_time = (
+            None
+            if write_service_time is None
+            else as_distribution(write_service_time, owner, "write_service_time")
+        )
+        if wars is not None and not isinstance(wars, WARS):
+            raise config_error(owner, "wars", "a WARS or None", wars)
+        self.wars = wars
         for param, flag in (("read_repair", read_repair), ("sloppy", sloppy)):
             if not isinstance(flag, bool):
                 raise config_error(owner, param, "True or False", flag)
@@ -353,7 +459,7 @@ class QuorumStore(Node, ReplicatedService):
         return (
             f"<QuorumStore {self.name!r} N={self.n} R={self.r} W={self.w}, "
             f"{len(self.replicas)} replicas, fanout {self.write_fanout}/{self.read_fanout}, "
-            f"sloppy={self.sloppy}>"
+            f"sloppy={self.sloppy}{'' if self.wars is None else ', WARS'}>"
         )
 
     def replica(self, name: str) -> QuorumReplica:
@@ -381,6 +487,15 @@ class QuorumStore(Node, ReplicatedService):
         net = network.get(self.sim)
         self._to = {x.name: net.path(self.name, x.name) for x in self.replicas}
         self._u = self.sim.sampler(Uniform(0.0, 1.0), self.name, "fanout")
+        # How writes and read requests leave: the plain path, or after a WARS draw.
+        self._send_write = {x: path.send for x, path in self._to.items()}
+        self._send_read = dict(self._send_write)
+        if self.wars is not None:
+            for x, path in self._to.items():
+                send = _delayed(self.sim, self.wars.write, self.name, f"write->{x}", path)
+                self._send_write[x] = send or path.send
+                send = _delayed(self.sim, self.wars.read, self.name, f"read->{x}", path)
+                self._send_read[x] = send or path.send
 
     # -- operations --------------------------------------------------------------------------
 
@@ -415,15 +530,16 @@ class QuorumStore(Node, ReplicatedService):
         state = _Op(attempt, reply, op, needed)
         state.targets = live
         self._ops[state] = None
-        to = self._to
         if op.kind == WRITE:
             state.version = self._versions.get(op.key, 0) + 1
             self._versions[op.key] = state.version
+            send = self._send_write
             for x in live:
-                to[x].send(self._by_name[x]._receive, (_WRITE, state, hints.get(x)))
+                send[x](self._by_name[x]._receive, (_WRITE, state, hints.get(x)))
         else:
+            send = self._send_read
             for x in live:
-                to[x].send(self._by_name[x]._receive, (_READ, state))
+                send[x](self._by_name[x]._receive, (_READ, state))
         self.sim.call_later(self.coordinator_timeout, self._expire, state)
 
     def _on_reply(self, msg: tuple[_Op | None, str, int, Any]) -> None:
