@@ -3,10 +3,14 @@
 A balancer chooses among the backends it *believes* healthy: those its
 active health check has not marked unhealthy and its outlier detection has
 not ejected (DESIGN rule 7: never the backends' true state). With no
-healthy backend it answers ``rejected`` at once, unless fewer than
-``panic_threshold`` of its backends are healthy, in which case it spreads
-over all of them anyway, as mature proxies do (better some errors than none
-served).
+healthy backend it answers ``rejected`` at once (it *fails closed*), unless
+fewer than ``panic_threshold`` of its backends are healthy, in which case it
+spreads over all of them anyway, as mature proxies do (better some errors than
+none served). ``when_all_unhealthy`` says explicitly what happens when no
+backend is believed healthy: ``"fail_open"`` sends to all of them (an AWS ALB
+or NLB), ``"reject"`` refuses (HAProxy's 503, Envoy with its panic threshold at
+0 %). ``LoadBalancer.preset("alb", sim, "lb", backends=...)`` builds a balancer
+with a real control plane's defaults.
 
 Failure semantics: a down balancer refuses requests (``error``); when it
 crashes, every request it is forwarding ends with ``error`` at the crash
@@ -68,6 +72,9 @@ __all__ = [
     "ConsistentHash",
 ]
 
+#: What a balancer may do when no backend is believed healthy.
+WHEN_ALL_UNHEALTHY = ("fail_open", "reject")
+
 #: Answers that count against a backend in outlier detection.
 _BAD = frozenset((ERROR, REJECTED, TIMEOUT, LOST))
 
@@ -98,6 +105,8 @@ class Backend:
         "draining",
         "removed",
         "checker",
+        "multiplier",
+        "ejected_at",
     )
 
     def __init__(self, service: Any, index: int, weight: float) -> None:
@@ -117,6 +126,8 @@ class Backend:
         self.draining = False  # no new requests; those it holds finish
         self.removed = False  # left the balancer (its late answers still come back)
         self.checker: ActiveChecker | None = None
+        self.multiplier = 0  # Envoy's ejection time multiplier (sweep mode only)
+        self.ejected_at = 0.0
 
     def __repr__(self) -> str:
         flags = "".join(f", {flag}=True" for flag in ("draining", "removed") if getattr(self, flag))
@@ -140,6 +151,11 @@ class LoadBalancer(Forwarder):
         outlier_detection: an ``OutlierDetection``, or None.
         panic_threshold: below this share of healthy backends (among those not
             draining), send to all of them anyway (0 disables panic mode).
+        when_all_unhealthy: what to do when no backend is believed healthy:
+            ``"fail_open"`` (send to all of them, whatever their health: an AWS
+            ALB or NLB) or ``"reject"`` (answer ``rejected``: fail closed); None
+            (default) follows ``panic_threshold``: fail open iff it is > 0.
+            ``"reject"`` wins over a panic threshold when *no* backend is healthy.
         timeout: the upstream timeout: seconds (or ``"1s"``) to wait for a
             backend's answer before answering ``timeout`` (and counting it
             against the backend in outlier detection); None waits as long as
@@ -157,6 +173,7 @@ class LoadBalancer(Forwarder):
         health_check: HealthCheck | None = None,
         outlier_detection: OutlierDetection | None = None,
         panic_threshold: float = 0.0,
+        when_all_unhealthy: str | None = None,
         timeout: float | str | None = None,
         zone: str | None = None,
         failures: Any = None,
@@ -179,6 +196,12 @@ class LoadBalancer(Forwarder):
                 owner, "outlier_detection", "a hasim.OutlierDetection or None", outlier_detection
             )
         panic = check_probability(owner, "panic_threshold", panic_threshold)
+        if when_all_unhealthy is None:
+            when_all_unhealthy = "fail_open" if panic > 0 else "reject"
+        elif when_all_unhealthy not in WHEN_ALL_UNHEALTHY:
+            raise config_error(
+                owner, "when_all_unhealthy", "'fail_open', 'reject' or None", when_all_unhealthy
+            )
         super().__init__(sim, name, zone=zone, failures=failures)
         self.timeout = timeout
         self.forward_timeout = timeout
@@ -186,6 +209,9 @@ class LoadBalancer(Forwarder):
         self.health_check = health_check
         self.outlier_detection = outlier_detection
         self.panic_threshold = panic
+        #: ``"fail_open"`` or ``"reject"``: what it does when no backend is believed healthy.
+        self.when_all_unhealthy = when_all_unhealthy
+        self._fail_open = when_all_unhealthy == "fail_open"
         #: The current backends, in the order they joined.
         self.backends: list[Backend] = []
         #: The active checks of the current backends, in the same order.
@@ -200,6 +226,41 @@ class LoadBalancer(Forwarder):
             self._join(b, 1.0)
         self._choose = policy.bind(self)
         self._candidates = list(self.backends)
+
+    @classmethod
+    def preset(cls, preset: str, sim: Simulation, name: str, **kwargs: Any) -> LoadBalancer:
+        """A balancer with a real control plane's defaults; ``kwargs`` on top.
+
+        ``LoadBalancer.preset("alb", sim, "lb", backends=web)``; any argument of the
+        constructor overrides the preset's (``health_check=...``, ``policy=...``).
+
+        * ``"alb"``: ``HealthCheck.preset("alb")``, ``when_all_unhealthy="fail_open"``.
+          AWS ALB user guide, "Health checks for Application Load Balancer target
+          groups": "If a target group contains only unhealthy registered targets, the
+          load balancer routes requests to all those targets, regardless of their health
+          status" (the target group health settings' default minimum healthy count is 1;
+          a higher count or a percentage is ``panic_threshold``).
+        * ``"nlb"``: ``HealthCheck.preset("nlb")``, ``"fail_open"`` (NLB user guide,
+          "Health checks for Network Load Balancer target groups": if all targets fail
+          health checks at the same time, the load balancer fails open).
+        * ``"envoy"``: ``HealthCheck.preset("envoy")``, ``OutlierDetection.preset("envoy")``
+          and ``panic_threshold=0.5`` (Envoy's ``healthy_panic_threshold`` default, 50 %:
+          below it Envoy balances over all hosts; so it fails open too).
+        * ``"haproxy"``: ``HealthCheck.preset("haproxy")``, ``"reject"`` (with every
+          server down and no backup server, HAProxy answers 503).
+
+        Raises:
+            ConfigError: for an unknown preset (the message lists the known ones).
+        """
+        if not isinstance(preset, str) or preset not in _LB_PRESETS:
+            known = ", ".join(repr(n) for n in _LB_PRESETS)
+            raise config_error("LoadBalancer", "preset", f"one of {known}", preset)
+        return cls(sim, name, **{**_LB_PRESETS[preset](), **kwargs})
+
+    @staticmethod
+    def presets() -> tuple[str, ...]:
+        """The names ``LoadBalancer.preset`` knows."""
+        return tuple(_LB_PRESETS)
 
     # -- membership ---------------------------------------------------------------
 
@@ -340,7 +401,9 @@ class LoadBalancer(Forwarder):
     def _refresh(self) -> None:
         serving = [b for b in self.backends if not b.draining]
         ok = [b for b in serving if b.healthy and not b.ejected]
-        if len(ok) < self.panic_threshold * len(serving):
+        if not ok:
+            ok = serving if self._fail_open else ok  # none healthy: fail open, or reject
+        elif len(ok) < self.panic_threshold * len(serving):
             ok = serving  # panic: spread over all
         self._candidates = ok
 
@@ -357,14 +420,32 @@ class LoadBalancer(Forwarder):
     def _eject(self, b: Backend) -> None:
         od = self.outlier_detection
         ejected = sum(x.ejected for x in self.backends)
-        if (ejected + 1) > od.max_ejected_share * len(self.backends):
+        if (ejected + 1) > od.max_ejected_share * len(self.backends) and not (
+            od.eject_at_least_one and ejected == 0
+        ):
             return
         b.ejected = True
         b.ejections += 1
         b.errors = 0
         self.sim.detected(self.name, b.name, False)
-        self.sim.call_later(od.ejection_time(b.ejections), self._uneject, b)
+        if od.interval is None:
+            self.sim.call_later(od.ejection_time(b.ejections), self._uneject, b)
+        else:  # the sweep brings it back (Envoy)
+            b.multiplier += 1
+            b.ejected_at = self.env._now
         self._refresh()
+
+    def _sweep(self, _: Any = None) -> None:
+        """Envoy's ejection sweep: bring back those whose time is up, forgive the others."""
+        od = self.outlier_detection
+        self.sim.call_later(od.interval, self._sweep)
+        now = self.env._now
+        for b in list(self.backends):
+            if b.ejected:
+                if now - b.ejected_at >= od.ejection_time(b.multiplier):
+                    self._uneject(b)
+            elif b.multiplier > 0:
+                b.multiplier -= 1
 
     def _uneject(self, b: Backend) -> None:
         b.ejected = False
@@ -380,6 +461,9 @@ class LoadBalancer(Forwarder):
         network.get(self.sim)  # backends that join during the run need it, and it is made now
         for b in self.backends:
             self._connect(b)
+        od = self.outlier_detection
+        if od is not None and od.interval is not None:
+            self.sim.call_later(od.interval, self._sweep)
         self._ready = True
 
     def submit(self, request: Any, reply: Reply) -> None:
@@ -427,3 +511,27 @@ def _check_service(
             else ("distinct services other than itself")
         )
         raise config_error(owner, param, allowed, b.name)
+
+
+def _lb_presets() -> dict[str, Callable[[], dict[str, Any]]]:
+    def alb() -> dict[str, Any]:
+        return dict(health_check=HealthCheck.preset("alb"), when_all_unhealthy="fail_open")
+
+    def nlb() -> dict[str, Any]:
+        return dict(health_check=HealthCheck.preset("nlb"), when_all_unhealthy="fail_open")
+
+    def envoy() -> dict[str, Any]:
+        return dict(
+            health_check=HealthCheck.preset("envoy"),
+            outlier_detection=OutlierDetection.preset("envoy"),
+            panic_threshold=0.5,
+        )
+
+    def haproxy() -> dict[str, Any]:
+        return dict(health_check=HealthCheck.preset("haproxy"), when_all_unhealthy="reject")
+
+    return {"alb": alb, "nlb": nlb, "envoy": envoy, "haproxy": haproxy}
+
+
+#: The presets of ``LoadBalancer.preset``: name -> the constructor's arguments.
+_LB_PRESETS = _lb_presets()

@@ -68,6 +68,86 @@ class HealthCheck:
         if not isinstance(self.jitter, bool):
             raise config_error("HealthCheck", "jitter", "True or False", self.jitter)
 
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> HealthCheck:
+        """The default health check of a real control plane, with ``overrides`` on top.
+
+        ``HealthCheck.preset("alb", interval=10)`` is the ALB's check probing every 10 s.
+
+        ============== ======== ======= ========= ======= =====================================
+        name           interval timeout unhealthy healthy source
+        ============== ======== ======= ========= ======= =====================================
+        alb            30 s     5 s     2         5       AWS ALB target group defaults
+        nlb            30 s     10 s    2         5       AWS NLB target group, TCP check
+        envoy          5 s      1 s     3         3       Envoy docs' example (no defaults)
+        k8s-liveness   10 s     1 s     3         1       Kubernetes probe defaults
+        k8s-readiness  10 s     1 s     3         1       Kubernetes probe defaults
+        haproxy        2 s      2 s     3         2       HAProxy ``server ... check`` defaults
+        gcp            5 s      5 s     2         2       Google Cloud health check defaults
+        ============== ======== ======= ========= ======= =====================================
+
+        Every preset keeps ``jitter=True``: it only spreads the first probe of each
+        target over the first interval (real checkers do not line probes up), and it
+        leaves the mean interval, hence the detection formulas, unchanged.
+
+        Sources and what has no counterpart here:
+
+        * ``alb``: AWS Elastic Load Balancing, Application Load Balancers user guide,
+          "Health checks for Application Load Balancer target groups":
+          HealthCheckIntervalSeconds 30, HealthCheckTimeoutSeconds 5 (instance and ip
+          targets; the ELBv2 API reference, CreateTargetGroup, gives 6 s for HTTP target
+          groups of a Network Load Balancer), HealthyThresholdCount 5,
+          UnhealthyThresholdCount 2. The path, port and matcher (which HTTP codes pass)
+          have no counterpart: a probe passes iff the target answers ``ok``. What an ALB
+          does when every target is unhealthy (it fails open) is the balancer's
+          ``when_all_unhealthy``, see ``LoadBalancer.preset("alb")``.
+        * ``nlb``: AWS Elastic Load Balancing, Network Load Balancers user guide,
+          "Health checks for Network Load Balancer target groups", and the ELBv2 API
+          reference, CreateTargetGroup: interval 30 s, timeout 10 s for TCP (and TLS,
+          HTTPS) checks (6 s for HTTP checks), healthy 5, unhealthy 2. The NLB's passive
+          checks on client connections have no counterpart here (use an
+          ``OutlierDetection``).
+        * ``envoy``: Envoy's ``config.core.v3.HealthCheck`` has *required* ``timeout``,
+          ``interval``, ``unhealthy_threshold`` and ``healthy_threshold``, with no
+          defaults; these are the values of the example in Envoy's documentation
+          (Configuration reference, Upstream, Health checkers, Thrift:
+          ``timeout: 1s, interval: 5s, unhealthy_threshold: 3, healthy_threshold: 3``).
+          ``initial_jitter`` maps to ``jitter`` (a random first probe); the per-interval
+          ``interval_jitter`` and ``interval_jitter_percent`` (unset in the example) have
+          no counterpart: they would lengthen the mean interval by half the jitter, and
+          the detection formulas would then take that mean. ``no_traffic_interval`` (60 s
+          while a cluster has no traffic), ``unhealthy_interval``, the edge intervals and
+          an HTTP 503 answer failing a host at once have no counterpart either.
+        * ``k8s-liveness``, ``k8s-readiness``: Kubernetes documentation, "Configure
+          Liveness, Readiness and Startup Probes": periodSeconds 10, timeoutSeconds 1,
+          failureThreshold 3, successThreshold 1 (which must be 1 for liveness). The two
+          presets are the same check: a ``HealthCheck`` only changes what its observer
+          believes, which is what a readiness probe does (the pod leaves the Service's
+          endpoints); the liveness probe's action, restarting the container, has no
+          counterpart (model it with the node's failures). initialDelaySeconds (0) and
+          terminationGracePeriodSeconds have none either.
+        * ``haproxy``: HAProxy Configuration Manual, server options ``inter`` (2000 ms),
+          ``fall`` (3) and ``rise`` (2); without ``timeout check`` the whole check must
+          complete within ``inter``, hence a 2 s timeout. ``fastinter`` and ``downinter``
+          (other intervals in transitions and while down) have no counterpart.
+        * ``gcp``: Google Cloud, ``gcloud compute health-checks create`` (and the legacy
+          ``http-health-checks create``): check interval 5 s, timeout 5 s, healthy
+          threshold 2, unhealthy threshold 2.
+
+        Raises:
+            ConfigError: for an unknown name (the message lists the known ones) or bad
+                overrides.
+        """
+        if not isinstance(name, str) or name not in _HC_PRESETS:
+            known = ", ".join(repr(n) for n in _HC_PRESETS)
+            raise config_error("HealthCheck", "preset", f"one of {known}", name)
+        return cls(**{**_HC_PRESETS[name], **overrides})
+
+    @staticmethod
+    def presets() -> tuple[str, ...]:
+        """The names ``HealthCheck.preset`` knows."""
+        return tuple(_HC_PRESETS)
+
     def detection_bounds(self) -> tuple[float, float]:
         """Earliest and latest time from a crash to the verdict, for an instant refusal.
 
@@ -86,6 +166,18 @@ class HealthCheck:
         return (self.unhealthy_after - 0.5) * self.interval
 
 
+#: The presets of ``HealthCheck.preset`` (sources in its docstring).
+_HC_PRESETS: dict[str, dict[str, Any]] = {
+    "alb": dict(interval=30.0, timeout=5.0, unhealthy_after=2, healthy_after=5),
+    "nlb": dict(interval=30.0, timeout=10.0, unhealthy_after=2, healthy_after=5),
+    "envoy": dict(interval=5.0, timeout=1.0, unhealthy_after=3, healthy_after=3),
+    "k8s-liveness": dict(interval=10.0, timeout=1.0, unhealthy_after=3, healthy_after=1),
+    "k8s-readiness": dict(interval=10.0, timeout=1.0, unhealthy_after=3, healthy_after=1),
+    "haproxy": dict(interval=2.0, timeout=2.0, unhealthy_after=3, healthy_after=2),
+    "gcp": dict(interval=5.0, timeout=5.0, unhealthy_after=2, healthy_after=2),
+}
+
+
 @dataclass(frozen=True)
 class OutlierDetection:
     """Passive outlier detection on real traffic.
@@ -100,6 +192,19 @@ class OutlierDetection:
         slow_after: an ok answer slower than this many seconds (forwarding
             included) counts as a failed one, so a node that turned slow (a
             gray failure) is ejected like one that errs; default: never.
+        interval: None (default): an ejection ends exactly when its time is up,
+            and the k-th ejection of a target lasts ``k * base_ejection`` (capped).
+            A number of seconds: Envoy's sweep. Every ``interval`` (from the
+            start of the run) the balancer sweeps its targets: an ejected one
+            whose ejection time has passed comes back (so an ejection lasts its
+            time rounded up to the next sweep), and a target not ejected has its
+            ejection multiplier decreased by one. The multiplier grows by one at
+            each ejection, and an ejection lasts ``multiplier * base_ejection``
+            (capped by ``max_ejection``): a target that keeps failing is ejected
+            for longer and longer, one that behaves is forgiven with time.
+        eject_at_least_one: eject a target even when that exceeds
+            ``max_ejected_share``, provided no other target is ejected (Envoy:
+            "will eject at least one host regardless of the value").
     """
 
     consecutive_errors: int = 5
@@ -107,6 +212,8 @@ class OutlierDetection:
     max_ejection: float = 300.0
     max_ejected_share: float = 0.5
     slow_after: float = math.inf
+    interval: float | None = None
+    eject_at_least_one: bool = False
 
     def __post_init__(self) -> None:
         check_int("OutlierDetection", "consecutive_errors", self.consecutive_errors, minimum=1)
@@ -123,10 +230,69 @@ class OutlierDetection:
         if self.slow_after != math.inf:
             slow = units.duration("OutlierDetection", "slow_after", self.slow_after, positive=True)
             object.__setattr__(self, "slow_after", slow)
+        if self.interval is not None:
+            every = units.duration("OutlierDetection", "interval", self.interval, positive=True)
+            object.__setattr__(self, "interval", every)
+        if not isinstance(self.eject_at_least_one, bool):
+            raise config_error(
+                "OutlierDetection", "eject_at_least_one", "True or False", self.eject_at_least_one
+            )
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> OutlierDetection:
+        """The outlier detection of a real proxy, with ``overrides`` on top.
+
+        ``"envoy"``: Envoy's ``config.cluster.v3.OutlierDetection`` defaults (Envoy API
+        reference, "Outlier detection (proto)", and the architecture overview, "Outlier
+        detection: ejection algorithm"): ``consecutive_5xx`` 5 -> ``consecutive_errors=5``;
+        ``interval`` 10 s (the ejection analysis sweep) -> ``interval=10``;
+        ``base_ejection_time`` 30 s, multiplied by the number of times the host was
+        ejected -> ``base_ejection=30``; ``max_ejection_time`` 300 s ->
+        ``max_ejection=300``; ``max_ejection_percent`` 10 %, "but will eject at least
+        one host regardless of the value" -> ``max_ejected_share=0.1,
+        eject_at_least_one=True``.
+
+        With ``split_external_local_origin_errors`` false (Envoy's default), local
+        errors (connect failures, resets, timeouts) count as 5xx: so here every failed
+        answer (``error``, ``rejected``, ``timeout``, ``lost``) counts. No counterpart:
+        ``enforcing_consecutive_5xx`` (100 %: always enforce), ``consecutive_gateway_failure``
+        (its enforcement is 0 % by default), success-rate and failure-percentage
+        detection, ``max_ejection_time_jitter`` (0 by default), and a successful active
+        health check un-ejecting a host.
+
+        Raises:
+            ConfigError: for an unknown name (the message lists the known ones) or bad
+                overrides.
+        """
+        if not isinstance(name, str) or name not in _OD_PRESETS:
+            known = ", ".join(repr(n) for n in _OD_PRESETS)
+            raise config_error("OutlierDetection", "preset", f"one of {known}", name)
+        return cls(**{**_OD_PRESETS[name], **overrides})
+
+    @staticmethod
+    def presets() -> tuple[str, ...]:
+        """The names ``OutlierDetection.preset`` knows."""
+        return tuple(_OD_PRESETS)
 
     def ejection_time(self, ejections: int) -> float:
-        """How long the ``ejections``-th ejection (1, 2, ...) lasts."""
+        """How long the ``ejections``-th ejection (1, 2, ...) lasts.
+
+        With a sweep ``interval``, ``ejections`` is the target's ejection multiplier.
+        """
         return min(ejections * self.base_ejection, self.max_ejection)
+
+
+#: The presets of ``OutlierDetection.preset`` (sources in its docstring).
+_OD_PRESETS: dict[str, dict[str, Any]] = {
+    "envoy": dict(
+        consecutive_errors=5,
+        interval=10.0,
+        base_ejection=30.0,
+        max_ejection=300.0,
+        max_ejected_share=0.1,
+        eject_at_least_one=True,
+    ),
+}
 
 
 class Probe:
