@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hasim.errors import HasimError
 from hasim.metrics.recorder import OK
 from hasim.replication.history import READ, WRITE, Operation
+from hasim.replication.linearizability import HistoryTooLarge, check_linearizability
 
 __all__ = [
     "Violation",
@@ -85,10 +85,6 @@ class Check:
     def __str__(self) -> str:
         head = f"{self.name}: {'ok' if self.ok else f'{len(self.violations)} violation(s)'}"
         return "\n".join([f"{head} ({self.checked} checked)", *(f"  {v}" for v in self.violations)])
-
-
-class HistoryTooLarge(HasimError):
-    """The linearizability search was given (or needed) more than its cap allows."""
 
 
 def _ops(history: Iterable[Operation]) -> list[Operation]:
@@ -289,20 +285,23 @@ def stale_reads(history: Iterable[Operation]) -> Staleness:
 
 
 def linearizable(
-    history: Iterable[Operation], *, max_ops: int = 1000, max_steps: int = 1_000_000
+    history: Iterable[Operation], *, max_ops: int | None = None, max_steps: int = 1_000_000
 ) -> Check:
     """Whether each key behaves as one register that every operation hit atomically.
 
-    A Wing-Gong search with memoisation of (operations done, register value),
-    as in Lowe's and Porcupine's checkers, per key: exact for complete and
-    open-ended operations. Reads are linearized as soon as they can be (safe:
-    a read changes nothing), and an indeterminate write no read observed is
-    left out (never placing it is always possible).
+    ``hasim.replication.linearizability.check_linearizability`` as a ``Check``: a
+    Wing-Gong search with Lowe's memoisation (Porcupine's), per key, exact for
+    complete and open-ended operations (see that module for how each outcome
+    counts). A key that is not linearizable gives one ``Violation``: its message
+    is the counterexample's summary (the longest valid prefix and the operation
+    that cannot come next), its ``ops`` the ids of a minimal failing subset (and
+    of the stuck operation). For the full counterexample, or an ``unknown``
+    verdict instead of an error, call ``check_linearizability``.
 
     Args:
-        history: the operations (values written must be unique per key).
-        max_ops: the most operations one key may have (the search is
-            exponential in the worst case); beyond it ``HistoryTooLarge``.
+        history: the operations.
+        max_ops: the most operations one key may have (None: no cap); beyond it
+            ``HistoryTooLarge``.
         max_steps: the most search states one key may visit before
             ``HistoryTooLarge``.
 
@@ -310,95 +309,14 @@ def linearizable(
         HistoryTooLarge: a key has more than ``max_ops`` operations, or the
             search needed more than ``max_steps`` states.
     """
-    by_key: dict[Any, list[Operation]] = defaultdict(list)
-    for op in _ops(history):
-        by_key[op.key].append(op)
+    result = check_linearizability(history, max_steps=max_steps, max_ops=max_ops, on_limit="raise")
     violations = []
-    checked = 0
-    for key, ops in by_key.items():
-        observed = {op.value for op in ops if op.kind == READ and op.ok}
-        chosen = [
-            op
-            for op in ops
-            if (op.kind == READ and op.ok and op.completed is not None)
-            or (op.kind == WRITE and (op.ok or op.value in observed))
-        ]
-        if len(chosen) > max_ops:
-            raise HistoryTooLarge(
-                f"linearizable: key {key!r} has {len(chosen)} operations, more than "
-                f"max_ops={max_ops}; check a shorter history or raise max_ops"
-            )
-        checked += len(chosen)
-        problem = _search_register(key, chosen, max_steps)
-        if problem is not None:
-            violations.append(problem)
-    return Check("linearizable", tuple(violations), checked)
-
-
-def _search_register(key: Any, ops: list[Operation], max_steps: int) -> Violation | None:
-    ops = sorted(ops, key=lambda o: (o.invoked, o.id))
-    n = len(ops)
-    inv = [o.invoked for o in ops]
-    required = [o.ok and o.completed is not None for o in ops]
-    comp = [o.completed if req else math.inf for o, req in zip(ops, required, strict=True)]
-    reads = [o.kind == READ for o in ops]
-    values = [o.value for o in ops]
-    need = sum(1 << i for i in range(n) if required[i])
-    seen: set[tuple[int, Any]] = set()
-    deepest, deepest_mask = -1, 0  # the longest valid prefix found, for the explanation
-    # Depth-first search of the states (ops done, register value) reachable by linearizing
-    # one more op; a state seen before is not explored again (its outcome is known).
-    stack: list[tuple[int, Any, int]] = [(0, None, 0)]
-    while stack:
-        mask, value, done = stack.pop()
-        while True:
-            if mask & need == need:
-                return None
-            if (mask, value) in seen:
-                candidates = None
-                break
-            seen.add((mask, value))
-            if len(seen) > max_steps:
-                raise HistoryTooLarge(
-                    f"linearizable: key {key!r} needed more than max_steps={max_steps} "
-                    f"search states ({n} operations); check a shorter history or raise max_steps"
-                )
-            if done > deepest:
-                deepest, deepest_mask = done, mask
-            # The ops that may come next: not done, and invoked before every op not done
-            # has completed. Ops are in invocation order, so the scan stops early.
-            lo = (~mask & (mask + 1)).bit_length() - 1
-            frontier = math.inf
-            window = []
-            for i in range(lo, n):
-                if inv[i] > frontier:
-                    break
-                if not mask >> i & 1:
-                    window.append(i)
-                    frontier = min(frontier, comp[i])
-            candidates = [i for i in window if inv[i] <= frontier]
-            # A read that fits now is linearized now: it changes nothing, so no choice is lost.
-            fits = next((i for i in candidates if reads[i] and values[i] == value), None)
-            if fits is None:
-                break
-            mask |= 1 << fits
-            done += 1
-        if candidates:
-            for i in reversed(candidates):  # explored in invocation order
-                if not reads[i]:
-                    stack.append((mask | 1 << i, values[i], done + 1))
-    mask = deepest_mask
-    left = [i for i in range(n) if required[i] and not mask >> i & 1]
-    stuck = ops[min(left, key=lambda i: (comp[i], inv[i]))]
-    what = f"returned {stuck.value!r}" if stuck.kind == READ else f"wrote {stuck.value!r}"
-    prefix = [ops[i].id for i in range(n) if mask >> i & 1]
-    return Violation(
-        f"key {key!r}: no linearization of its {n} operations; after the longest valid "
-        f"prefix ({len(prefix)} ops) {stuck.kind} {stuck.id} by {stuck.client!r} "
-        f"[{_fmt(stuck.invoked)}, {_fmt(stuck.completed)}] {what} and cannot be placed",
-        tuple(prefix) + (stuck.id,),
-        key,
-    )
+    for example in result.counterexamples:
+        ids = [op.id for op in example.core]
+        if example.stuck.id not in ids:
+            ids.append(example.stuck.id)
+        violations.append(Violation(example.summary(), tuple(ids), example.key))
+    return Check("linearizable", tuple(violations), result.operations)
 
 
 # -- one leader per term ------------------------------------------------------------------------

@@ -1,0 +1,578 @@
+"""Linearizability of key-value histories: each key checked as one atomic register.
+
+The engine is Wing & Gong's search for a linearization with Lowe's memoisation, as
+Porcupine implements it (A. Athalye, "Porcupine: a fast linearizability checker in
+Go", 2017; G. Lowe, "Testing for linearizability", 2017): the history is a doubly
+linked list of call and return entries in time order; the search linearizes a call
+that comes before the first return still in the list (its operation may take effect
+now), lifts it and its return out of the list, and backtracks when it meets a return
+entry (that operation can no longer be placed). A state (the set of operations
+linearized, as a bitset, and the register's value) met before is not explored again:
+its outcome is known. Keys are independent registers, so each key's sub-history is
+checked on its own (P-compositionality: A. Horn and D. Kroening, "Faster
+linearizability checking via P-compositionality", FORTE 2015).
+
+Two prunings keep the search small on the histories stores produce:
+
+* a read whose value the register holds, and that may come next, is linearized at
+  once, with no alternative tried (a read changes nothing, so placing it earlier
+  never costs a later choice);
+* a read of a value no write of its key wrote (and not the initial ``None``) is a
+  violation found without a search.
+
+**Outcomes** (what ``hasim.replication.history.Operation`` records; as in Jepsen's
+Knossos):
+
+* ``ok`` with a completion time: took effect once, between its invocation and its
+  completion (strictly: operations that touch at one instant are concurrent);
+* a write that did not end ``ok`` (``timeout`` or still in flight: no completion;
+  ``error``: a crash in flight or a leader stepping down, and Raft may still commit
+  it; ``lost``: the request or its answer was dropped; ``rejected``: final outcome
+  after retries whose earlier tries may have timed out) is *indeterminate*: it may
+  take effect at any time after its invocation, or never (its return is at
+  infinity). One that no read observed is left out (never placing it is always
+  possible). A caller who knows an outcome means "did nothing" in its system says
+  so with ``no_effect`` (e.g. ``("rejected",)`` for a store without retries): such
+  writes are dropped, and a read that saw one is caught;
+* a read that did not end ``ok`` says nothing and is left out.
+
+**Limits.** The search is exponential in the worst case (many concurrent writes no
+read tells apart). ``max_steps`` caps the states visited per key, ``time_limit`` the
+wall time of the whole check; past either, the key is ``unknown`` (or, with
+``on_limit="raise"``, ``HistoryTooLarge`` is raised).
+
+**Counterexample.** For a key that fails: the longest linearizable prefix the search
+found, the register's value after it and the operation that cannot come next (the
+first to return among those left, as Porcupine shows), and a small non-linearizable
+subset of the key's operations, shrunk until removing any one operation makes it
+linearizable (1-minimal; a write some kept read observed is kept with it).
+
+Compare-and-set is not modelled: hasim's stores have reads and writes only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hasim.errors import HasimError, check_int, check_positive, config_error
+from hasim.metrics.recorder import OK, OUTCOMES
+from hasim.replication.history import READ, WRITE, Operation
+
+__all__ = [
+    "HistoryTooLarge",
+    "Counterexample",
+    "Linearizability",
+    "check_linearizability",
+    "UNKNOWN",
+]
+
+#: ``Linearizability.verdict`` when a search hit a limit and nothing else failed.
+UNKNOWN = "unknown"
+
+_OWNER = "check_linearizability"
+_INF = math.inf
+_HEAD, _TAIL = 0, 1  # the list's sentinels; op k (1, 2, ...) has call 2k and return 2k + 1
+_EVERY = 1024  # search states between two looks at the clock
+
+
+class HistoryTooLarge(HasimError):
+    """The linearizability search needed more states or time than it was allowed."""
+
+
+class _Limit(Exception):
+    """The search of one key ran out of steps or time (internal)."""
+
+    def __init__(self, why: str, steps: int) -> None:
+        super().__init__(why)
+        self.why = why
+        self.steps = steps
+
+
+def _fmt(t: float | None) -> str:
+    return "open" if t is None else f"{t:.6g}"
+
+
+def describe(op: Operation) -> str:
+    """One operation in one line: ``read 7 by 'kv' [1.5, 1.52] returned 3 (ok)``."""
+    what = f"returned {op.value!r}" if op.kind == READ else f"wrote {op.value!r}"
+    return (
+        f"{op.kind} {op.id} by {op.client!r} [{_fmt(op.invoked)}, {_fmt(op.completed)}] "
+        f"{what} ({op.outcome})"
+    )
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Why one key is not linearizable.
+
+    Attributes:
+        key: the key.
+        operations: how many of its operations the search took.
+        prefix: the longest linearizable prefix the search found, in linearization order.
+        register: the register's value after ``prefix``.
+        stuck: the operation that cannot come next (the first to return of those left).
+        core: a non-linearizable subset of the key's operations, in invocation order.
+        minimal: whether ``core`` is 1-minimal (removing any one of its operations, and
+            the writes only it observed, makes it linearizable); False when the shrinking
+            ran out of its budget.
+        never_written: whether ``stuck`` is a read of a value no write of the key wrote
+            (found without a search: ``prefix`` is empty, ``core`` is the read).
+    """
+
+    key: Any
+    operations: int
+    prefix: tuple[Operation, ...]
+    register: Any
+    stuck: Operation
+    core: tuple[Operation, ...]
+    minimal: bool = True
+    never_written: bool = False
+
+    def summary(self) -> str:
+        """One line: the key, the prefix's length, the operation that breaks it."""
+        if self.never_written:
+            return f"key {self.key!r}: {describe(self.stuck)}, a value no write of the key wrote"
+        return (
+            f"key {self.key!r}: no linearization of its {self.operations} operations; after the "
+            f"longest valid prefix ({len(self.prefix)} ops, register {self.register!r}) "
+            f"{describe(self.stuck)} cannot be placed; a {'minimal ' if self.minimal else ''}"
+            f"failing subset: ops {[op.id for op in self.core]}"
+        )
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self, tail: int = 5) -> str:
+        """Several lines: the prefix's last ``tail`` operations, the stuck one, the core."""
+        lines = [f"key {self.key!r}: not linearizable ({self.operations} operations)"]
+        if self.never_written:
+            lines.append(f"  {describe(self.stuck)}: a value no write of this key wrote")
+            return "\n".join(lines)
+        lines.append(f"  longest linearizable prefix: {len(self.prefix)} operations")
+        if len(self.prefix) > tail:
+            lines.append(f"    ... {len(self.prefix) - tail} before")
+        lines += [f"    {describe(op)}" for op in self.prefix[-tail:]]
+        lines.append(f"  register after it: {self.register!r}")
+        lines.append(f"  cannot come next: {describe(self.stuck)}")
+        label = "minimal" if self.minimal else "not shrunk to the minimum"
+        lines.append(f"  a non-linearizable subset ({label}, {len(self.core)} operations):")
+        lines += [f"    {describe(op)}" for op in self.core]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Linearizability:
+    """The result of ``check_linearizability``.
+
+    Attributes:
+        counterexamples: one per key that is not linearizable, keys in order of first use.
+        unknown: the keys whose search hit ``max_steps`` or ``time_limit`` (with why).
+        keys: how many keys the history has.
+        operations: how many operations the searches took (ok reads, and writes that are
+            ok or indeterminate and observed).
+        dropped: how many they left out (reads not ok, indeterminate writes no read
+            observed, writes with a ``no_effect`` outcome).
+        steps: search states visited, over every key (shrinking not counted).
+        seconds: the wall time of the check (not compared).
+    """
+
+    counterexamples: tuple[Counterexample, ...] = ()
+    unknown: tuple[tuple[Any, str], ...] = ()
+    keys: int = 0
+    operations: int = 0
+    dropped: int = 0
+    steps: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every key was found linearizable."""
+        return not self.counterexamples and not self.unknown
+
+    @property
+    def verdict(self) -> str:
+        """``"linearizable"``, ``"not linearizable"`` or ``"unknown"``."""
+        if self.counterexamples:
+            return "not linearizable"
+        return UNKNOWN if self.unknown else "linearizable"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = (
+            f"linearizability: {self.verdict} ({self.operations} operations on {self.keys} "
+            f"key(s), {self.dropped} left out, {self.steps} search states, {self.seconds:.3g} s)"
+        )
+        lines = [head]
+        lines += [f"  key {key!r}: unknown, it {why}" for key, why in self.unknown]
+        lines += [str(c) for c in self.counterexamples]
+        return "\n".join(lines)
+
+
+# -- the search -----------------------------------------------------------------------------------
+
+
+class _Key:
+    """One key's operations coded for the search: reads and writes, values as integers."""
+
+    __slots__ = ("ops", "calls", "returns", "reads", "codes", "values")
+
+    def __init__(self, ops: list[Operation], open_: set[int]) -> None:
+        # open_: ids of the operations whose return is at infinity (indeterminate writes).
+        self.ops = ops
+        self.calls = [op.invoked for op in ops]
+        self.returns = [_INF if op.id in open_ else op.completed for op in ops]
+        self.reads = [op.kind == READ for op in ops]
+        code: dict[Any, int] = {None: 0}  # the register starts at None
+        self.values = [None]
+        codes = []
+        for op in ops:
+            value = op.value
+            c = code.get(value)
+            if c is None:
+                c = code[value] = len(self.values)
+                self.values.append(value)
+            codes.append(c)
+        self.codes = codes
+
+
+def _search(key: _Key, max_steps: int, deadline: float | None) -> tuple[bool, Any, int]:
+    """Wing-Gong-Lowe search of one key: ``(found, detail, steps)``.
+
+    ``detail`` is None when a linearization exists, else ``(prefix, register, stuck)`` as
+    op indexes and a value code. Raises ``_Limit`` past ``max_steps`` or ``deadline``.
+    """
+    n = len(key.ops)
+    # Entries: (time, 0 call / 1 return, op index). At one instant calls come first:
+    # operations that touch are concurrent.
+    entries = [(t, 0, i) for i, t in enumerate(key.calls)]
+    entries += [(t, 1, i) for i, t in enumerate(key.returns)]
+    entries.sort()
+    size = 2 * n + 2
+    nxt = [0] * size
+    prv = [0] * size
+    last = _HEAD
+    for _, is_return, i in entries:
+        node = 2 * (i + 1) + is_return
+        nxt[last] = node
+        prv[node] = last
+        last = node
+    nxt[last] = _TAIL
+    prv[_TAIL] = last
+    # Per op k = i + 1 (a node's op is node >> 1): is it a read, its value code, its bit.
+    reads = [False, *key.reads]
+    codes = [0, *key.codes]
+    cache: set[tuple[int, int]] = set()
+    stack: list[tuple[int, int, bool]] = []  # (call node, register before, forced)
+    linearized = 0
+    state = 0
+    steps = 0
+    mark = min(max_steps + 1, _EVERY)  # when to look at the budget next
+    best_depth = -1
+    best: tuple[list[int], int, int] = ([], 0, 0)
+    fresh = True  # a new state: look for a read first
+    node = _HEAD
+    while True:
+        if fresh:
+            if nxt[_HEAD] == _TAIL:
+                return True, None, steps
+            # NOTE: a read that may come next and sees the register's value is taken at
+            # once, no alternative kept (it changes nothing; see the module docstring).
+            e = nxt[_HEAD]
+            while not e & 1:
+                k = e >> 1
+                if reads[k] and codes[k] == state:
+                    break
+                e = nxt[e]
+            if not e & 1:
+                k = e >> 1
+                after = linearized | 1 << (k - 1)
+                if (after, state) in cache:
+                    node = e | 1  # a known dead end: backtrack below
+                    fresh = False
+                else:
+                    cache.add((after, state))
+                    steps += 1
+                    if steps >= mark:
+                        mark = _budget(steps, max_steps, deadline)
+                    stack.append((e, state, True))
+                    linearized = after
+                    p, q = prv[e], nxt[e]  # lift the call and its return
+                    nxt[p] = q
+                    prv[q] = p
+                    r = e + 1
+                    p, q = prv[r], nxt[r]
+                    nxt[p] = q
+                    prv[q] = p
+                    continue
+            else:
+                fresh = False
+                node = nxt[_HEAD]
+        # Try the writes that may come next, in list order, from ``node``.
+        while not node & 1:
+            k = node >> 1
+            if not reads[k]:
+                after = linearized | 1 << (k - 1)
+                value = codes[k]
+                if (after, value) not in cache:
+                    cache.add((after, value))
+                    steps += 1
+                    if steps >= mark:
+                        mark = _budget(steps, max_steps, deadline)
+                    stack.append((node, state, False))
+                    linearized = after
+                    state = value
+                    p, q = prv[node], nxt[node]
+                    nxt[p] = q
+                    prv[q] = p
+                    r = node + 1
+                    p, q = prv[r], nxt[r]
+                    nxt[p] = q
+                    prv[q] = p
+                    break
+            node = nxt[node]
+        else:
+            # A return entry: its operation cannot be placed after this prefix. Backtrack.
+            if len(stack) > best_depth:
+                best_depth = len(stack)
+                first_return = nxt[_HEAD]
+                while not first_return & 1:
+                    first_return = nxt[first_return]
+                best = ([(e >> 1) - 1 for e, _, _ in stack], state, (first_return >> 1) - 1)
+            while True:
+                if not stack:
+                    return False, best, steps
+                node, state, forced = stack.pop()
+                linearized ^= 1 << ((node >> 1) - 1)
+                r = node + 1  # unlift, in the reverse order
+                nxt[prv[r]] = r
+                prv[nxt[r]] = r
+                nxt[prv[node]] = node
+                prv[nxt[node]] = node
+                if not forced:
+                    break
+            node = nxt[node]
+            fresh = False
+            continue
+        fresh = True
+
+
+def _budget(steps: int, max_steps: int, deadline: float | None) -> int:
+    """Raise ``_Limit`` past a limit; else the step count at which to look again."""
+    if steps > max_steps:
+        raise _Limit(f"needed more than max_steps={max_steps} search states", steps)
+    if deadline is not None and time.perf_counter() > deadline:
+        raise _Limit("needed more than the time_limit", steps)
+    return min(max_steps + 1, steps + _EVERY)
+
+
+# -- selection and shrinking ----------------------------------------------------------------------
+
+
+def _select(ops: list[Operation], no_effect: frozenset[str]) -> tuple[list[Operation], set[int]]:
+    """The operations the search takes, in invocation order, and the ids of the open ones."""
+    reads = [op for op in ops if op.kind == READ and op.ok and op.completed is not None]
+    observed = {op.value for op in reads}
+    chosen: list[Operation] = []
+    open_: set[int] = set()
+    for op in ops:
+        if op.kind == READ:
+            if op.ok and op.completed is not None:
+                chosen.append(op)
+        elif op.ok and op.completed is not None:
+            chosen.append(op)
+        elif op.outcome not in no_effect and op.value in observed:
+            chosen.append(op)
+            open_.add(op.id)
+    chosen.sort(key=lambda o: (o.invoked, o.id))
+    return chosen, open_
+
+
+def _linearizable(ops: list[Operation], open_: set[int], budget: list[int]) -> bool:
+    """Whether ``ops`` is linearizable, charging its steps to ``budget[0]``."""
+    found, _, steps = _search(_Key(ops, open_), budget[0], None)
+    budget[0] -= steps
+    return found
+
+
+def _without(current: list[Operation], chunk: list[Operation]) -> list[Operation]:
+    """``current`` minus ``chunk``, keeping the writes a remaining read observed."""
+    gone = {op.id for op in chunk}
+    observed = {op.value for op in current if op.kind == READ and op.id not in gone}
+    gone = {op.id for op in chunk if op.kind == READ or op.value not in observed}
+    return [op for op in current if op.id not in gone]
+
+
+def _shrink(
+    ops: list[Operation], open_: set[int], stuck: Operation, steps: int
+) -> tuple[list[Operation], bool]:
+    """A 1-minimal non-linearizable subset of ``ops`` (chunks, then one by one)."""
+    budget = [steps]
+    current = list(ops)
+    try:
+        # Most failures need nothing that began after the stuck operation returned.
+        if stuck.completed is not None:
+            window = [op for op in ops if op.invoked <= stuck.completed]
+            if len(window) < len(ops) and not _linearizable(window, open_, budget):
+                current = window
+        size = max(1, len(current) // 2)
+        while True:
+            changed = False
+            i = 0
+            while i < len(current):
+                candidate = _without(current, current[i : i + size])
+                if len(candidate) < len(current) and not _linearizable(candidate, open_, budget):
+                    current = candidate
+                    changed = True
+                else:
+                    i += size
+            if size > 1:
+                size //= 2
+            elif not changed:
+                return current, True
+    except _Limit:
+        return current, False
+
+
+# -- the check ------------------------------------------------------------------------------------
+
+
+def check_linearizability(
+    history: Iterable[Operation],
+    *,
+    max_steps: int = 1_000_000,
+    max_ops: int | None = None,
+    time_limit: float | None = None,
+    no_effect: Iterable[str] = (),
+    shrink: bool = True,
+    on_limit: str = UNKNOWN,
+) -> Linearizability:
+    """Whether each key of ``history`` behaves as one atomic register.
+
+    Args:
+        history: a ``History`` or any iterable of ``Operation`` (values written need
+            not be unique, but the search is fastest when they are, as a
+            ``KVWorkload`` makes them).
+        max_steps: the most search states one key may visit.
+        max_ops: the most operations one key may bring to the search (None: no cap).
+        time_limit: the most wall seconds the whole check may take (None: no limit).
+            Keys not decided in time are ``unknown``; the result then depends on the
+            machine, so tests should rely on ``max_steps``.
+        no_effect: outcomes that, in the system checked, mean a write certainly did not
+            take effect (among ``"timeout"``, ``"rejected"``, ``"error"``, ``"lost"``).
+            Default: none; every write not ``ok`` is indeterminate.
+        shrink: whether to shrink each counterexample's failing subset to a 1-minimal
+            one (a budget of ``max_steps`` states per key; cheap next to the check).
+        on_limit: ``"unknown"`` (a key past a limit is reported unknown) or ``"raise"``
+            (``HistoryTooLarge``).
+
+    Returns:
+        A ``Linearizability``: ``ok``, ``verdict``, a ``Counterexample`` per failed key
+        and the keys left unknown.
+
+    Raises:
+        HistoryTooLarge: with ``on_limit="raise"``, a key needed more than ``max_steps``
+            states or the check more than ``time_limit`` seconds.
+    """
+    max_steps = check_int(_OWNER, "max_steps", max_steps, minimum=1)
+    if max_ops is not None:
+        max_ops = check_int(_OWNER, "max_ops", max_ops, minimum=1)
+    if time_limit is not None:
+        time_limit = check_positive(_OWNER, "time_limit", time_limit)
+    if isinstance(no_effect, str):
+        no_effect = (no_effect,)
+    no_effect = frozenset(no_effect)
+    failed_outcomes = set(OUTCOMES) - {OK}
+    if not no_effect <= failed_outcomes:
+        raise config_error(
+            _OWNER, "no_effect", f"outcomes among {sorted(failed_outcomes)}", sorted(no_effect)
+        )
+    if not isinstance(shrink, bool):
+        raise config_error(_OWNER, "shrink", "True or False", shrink)
+    if on_limit not in (UNKNOWN, "raise"):
+        raise config_error(_OWNER, "on_limit", '"unknown" or "raise"', on_limit)
+    began = time.perf_counter()
+    deadline = None if time_limit is None else began + time_limit
+    by_key: dict[Any, list[Operation]] = {}
+    for op in getattr(history, "operations", history):
+        by_key.setdefault(op.key, []).append(op)
+    found: list[Counterexample] = []
+    unknown: list[tuple[Any, str]] = []
+    operations = dropped = steps = 0
+    for key, ops in by_key.items():
+        chosen, open_ = _select(ops, no_effect)
+        operations += len(chosen)
+        dropped += len(ops) - len(chosen)
+        if max_ops is not None and len(chosen) > max_ops:
+            why = f"has {len(chosen)} operations, more than max_ops={max_ops}"
+        elif deadline is not None and time.perf_counter() > deadline:
+            why = f"was not reached within time_limit={time_limit:g} s"
+        else:
+            try:
+                example, used = _check_key(key, chosen, open_, max_steps, deadline, shrink)
+            except _Limit as limit:
+                why, used, example = limit.why, limit.steps, None
+            else:
+                steps += used
+                if example is not None:
+                    found.append(example)
+                continue
+            steps += used
+        if on_limit == "raise":
+            raise HistoryTooLarge(
+                f"linearizability: key {key!r} {why}; check a shorter history or raise the limit"
+            )
+        unknown.append((key, why))
+    return Linearizability(
+        tuple(found),
+        tuple(unknown),
+        len(by_key),
+        operations,
+        dropped,
+        steps,
+        time.perf_counter() - began,
+    )
+
+
+def _check_key(
+    key: Any,
+    ops: list[Operation],
+    open_: set[int],
+    max_steps: int,
+    deadline: float | None,
+    shrink: bool,
+) -> tuple[Counterexample | None, int]:
+    written = {op.value for op in ops if op.kind == WRITE}
+    written.add(None)
+    ghost = [op for op in ops if op.kind == READ and op.value not in written]
+    if ghost:  # a read of a value never written: no search needed
+        stuck = min(ghost, key=lambda o: (o.completed, o.id))
+        return Counterexample(key, len(ops), (), None, stuck, (stuck,), True, True), 0
+    coded = _Key(ops, open_)
+    ok, detail, steps = _search(coded, max_steps, deadline)
+    if ok:
+        return None, steps
+    prefix, register, stuck_index = detail
+    stuck = ops[stuck_index]
+    if shrink:
+        core, minimal = _shrink(ops, open_, stuck, max_steps)
+    else:
+        core, minimal = ops, False
+    example = Counterexample(
+        key,
+        len(ops),
+        tuple(ops[i] for i in prefix),
+        coded.values[register],
+        stuck,
+        tuple(sorted(core, key=lambda o: (o.invoked, o.id))),
+        minimal,
+    )
+    return example, steps
