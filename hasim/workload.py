@@ -30,7 +30,10 @@ With resilience (``hasim.resilience``):
   failed try does not end the request while another is out;
 * a ``breaker`` refuses tries at once when open: the request ends
   ``rejected`` with the client as responder, without reaching the target
-  (refused tries are never retried).
+  (refused tries are never retried);
+* a ``throttle`` (``AdaptiveThrottle``, checked before the breaker) refuses
+  tries locally at random, more often the fewer the target accepts; a refused
+  try ends the request the same way (``rejected``, the client as responder).
 
 The request's outcome is that of its last try (or ``timeout`` at the
 deadline; or the first ok), its latency runs from the first issue to the
@@ -58,7 +61,7 @@ from hasim.errors import (
     config_error,
 )
 from hasim.metrics.recorder import LOST, OK, REJECTED, TIMEOUT
-from hasim.resilience import CircuitBreaker, Hedge, Retry
+from hasim.resilience import AdaptiveThrottle, CircuitBreaker, Hedge, Retry
 from hasim.sim import Component, Simulation
 from hasim.units import duration
 
@@ -167,6 +170,7 @@ class Client(Component):
         retry: a ``hasim.Retry``, or None (one try).
         breaker: a ``hasim.CircuitBreaker`` in front of the target, or None.
         hedge: a ``hasim.Hedge``, or None.
+        throttle: a ``hasim.AdaptiveThrottle``, or None.
         zone: where the client sits, for the network's zone latencies (None: nowhere).
 
     A message the network drops is noticed by the client's timeout or
@@ -175,7 +179,9 @@ class Client(Component):
     Load counters (whole run, warm-up included): ``requests`` issued,
     ``sent`` tries sent to the target, of which ``retries`` and ``hedges``;
     ``breaker_rejections`` (tries the breaker refused), ``budget_refusals``
-    (retries the budget refused), ``ignored`` (answers to abandoned tries).
+    (retries the budget refused), ``ignored`` (answers to abandoned tries);
+    ``throttle_rejections`` (tries the adaptive throttle refused) is a property
+    of its own.
     ``breaker_log`` lists the breaker's state changes as ``(time, state)``
     (it starts closed).
     """
@@ -191,6 +197,7 @@ class Client(Component):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        throttle: AdaptiveThrottle | None = None,
         zone: str | None = None,
     ) -> None:
         owner = f"{type(self).__name__} {name!r}"
@@ -212,6 +219,7 @@ class Client(Component):
             ("retry", retry, Retry),
             ("breaker", breaker, CircuitBreaker),
             ("hedge", hedge, Hedge),
+            ("throttle", throttle, AdaptiveThrottle),
         ):
             if value is not None and not isinstance(value, kind):
                 raise config_error(owner, param, f"a hasim.{kind.__name__} or None", value)
@@ -223,12 +231,13 @@ class Client(Component):
         self.retry = retry
         self.breaker = breaker
         self.hedge = hedge
+        self.throttle = throttle
         #: Requests issued and not yet answered, by id (in flight).
         self.outstanding: dict[int, Request] = {}
         #: Requests issued (the warm-up included).
         self.requests = 0
         # The fast path (one try per request) unless a policy needs attempts.
-        resilient = retry is not None or breaker is not None or hedge is not None
+        resilient = any(p is not None for p in (retry, breaker, hedge, throttle))
         self._rs = _Resilience(sim, retry, breaker, hedge) if resilient else None
         limits = [t for t in (self.timeout, self.deadline) if t is not None]
         self._wait = min(limits) if limits else None  # the fast path's one limit
@@ -262,6 +271,11 @@ class Client(Component):
     def budget_refusals(self) -> int:
         """Retries the retry budget refused."""
         return 0 if self._rs is None else self._rs.budget_refusals
+
+    @property
+    def throttle_rejections(self) -> int:
+        """Tries the adaptive throttle refused locally."""
+        return 0 if self._rs is None else self._rs.throttle_rejections
 
     @property
     def ignored(self) -> int:
@@ -304,6 +318,9 @@ class Client(Component):
             self._dropped = None if timed else self._attempt_lost
         if self.retry is not None and self.retry.backoff.jittered:
             self._rs.jitter = self.sim.sampler(Uniform(0.0, 1.0), self.name, "retry-jitter")
+        if self.throttle is not None:
+            uniform = self.sim.sampler(Uniform(0.0, 1.0), self.name, "throttle")
+            self._rs.throttle = self.throttle.bind(uniform)
 
     def issue(self, key: Any = None) -> Request:
         """Issue one request now and send it to the target."""
@@ -387,6 +404,11 @@ class Client(Component):
         """Send one more try of ``request`` (unless the breaker refuses it)."""
         rs = self._rs
         ticket = 0
+        if rs.throttle is not None and not rs.throttle.admit(self.env._now):
+            rs.throttle_rejections += 1
+            if not request._inflight:  # a refused hedge leaves the others to answer
+                self._close(request, REJECTED, self.name)
+            return
         if rs.breaker is not None:
             ticket = rs.breaker.admit()
             if ticket is None:
@@ -399,6 +421,7 @@ class Client(Component):
         attempt = Attempt(request, request.attempts, self.env._now, hedge, ticket)
         request._inflight.append(attempt)
         rs.sent += 1
+        rs.active += 1
         if hedge:
             request._hedges += 1
             rs.hedges += 1
@@ -406,6 +429,7 @@ class Client(Component):
             request._tries += 1
             if request._tries > 1:
                 rs.retries += 1
+                rs.retrying += 1
         if self.timeout is not None:
             sim.call_later(self.timeout, self._try_expired, attempt)
         if rs.hedge is not None and request._hedges < rs.hedge.max_extra:
@@ -434,6 +458,7 @@ class Client(Component):
         request = attempt.request
         attempt.live = False
         request._inflight.remove(attempt)
+        self._observe(attempt, outcome)
         breaker = self._rs.breaker
         if breaker is not None:
             breaker.verdict(attempt.ticket, outcome != OK)
@@ -451,10 +476,27 @@ class Client(Component):
             return
         attempt.live = False
         attempt.request._inflight.remove(attempt)
+        self._observe(attempt, TIMEOUT)
         breaker = self._rs.breaker
         if breaker is not None:
             breaker.verdict(attempt.ticket, True)
         self._failed(attempt.request, TIMEOUT, None)
+
+    def _observe(self, attempt: Attempt, outcome: str | None) -> None:
+        """A live try ended with ``outcome`` (None: abandoned): counts, throttle, tokens."""
+        rs = self._rs
+        rs.active -= 1
+        if attempt.number > 1 and not attempt.hedge:  # every try after the first is a retry
+            rs.retrying -= 1
+        if outcome is None:
+            return
+        if outcome == OK:
+            if rs.throttle is not None:
+                rs.throttle.accept(self.env._now)
+            if rs.tokens is not None:
+                rs.tokens.record(False)
+        elif rs.tokens is not None and outcome in rs.retry.retry_on:
+            rs.tokens.record(True)
 
     def _failed(self, request: Request, outcome: str, responder: str | None) -> None:
         """A try failed: wait for the others, retry, or end the request."""
@@ -463,7 +505,7 @@ class Client(Component):
         rs = self._rs
         retry = rs.retry
         if retry is not None and outcome in retry.retry_on and request._tries < retry.attempts:
-            if rs.budget is None or rs.budget.withdraw(self.env._now):
+            if rs.budget is None or rs.budget.withdraw(self.env._now, rs.active, rs.retrying):
                 pause = retry.backoff.pause(request._tries, request._pause, rs.jitter)
                 request._pause = pause
                 self.sim.call_later(pause, self._retry_due, request)
@@ -491,6 +533,7 @@ class Client(Component):
             breaker = self._rs.breaker
             for attempt in request._inflight:
                 attempt.live = False
+                self._observe(attempt, None)
                 if breaker is not None:
                     # A try cut by the deadline failed (timeout); a hedge's loser has no verdict.
                     if cut:
@@ -509,6 +552,8 @@ class _Resilience:
         "hedge",
         "breaker",
         "budget",
+        "tokens",
+        "throttle",
         "jitter",
         "log",
         "sent",
@@ -517,6 +562,9 @@ class _Resilience:
         "breaker_rejections",
         "budget_refusals",
         "ignored",
+        "throttle_rejections",
+        "active",
+        "retrying",
     )
 
     def __init__(
@@ -531,6 +579,11 @@ class _Resilience:
         self.log: list[tuple[float, str]] = []
         self.breaker = None if breaker is None else breaker.bind(sim, self.log)
         self.budget = None if retry is None or retry.budget is None else retry.budget.bind()
+        #: The budget again if it counts tokens (it learns every try's outcome).
+        self.tokens = (
+            self.budget if self.budget is not None and self.budget.kind == "tokens" else None
+        )
+        self.throttle = None  # set in Client._prepare (it needs the client's stream)
         self.jitter: Callable[[], float] | None = None  # set in Client._prepare
         self.sent = 0
         self.retries = 0
@@ -538,13 +591,17 @@ class _Resilience:
         self.breaker_rejections = 0
         self.budget_refusals = 0
         self.ignored = 0
+        self.throttle_rejections = 0
+        self.active = 0  # tries in flight
+        self.retrying = 0  # of which retries (hedges aside)
 
 
 class OpenLoop(Client):
     """Requests arrive as a Poisson process, whatever happens to earlier ones.
 
     Args:
-        sim, name, target, timeout, deadline, retry, breaker, hedge: as for ``Client``.
+        sim, name, target, timeout, deadline, retry, breaker, hedge, throttle: as for
+            ``Client``.
         rate: requests per second; either a number > 0, or a list of
             ``(start_time, rate)`` steps (piecewise constant, first at 0,
             rates >= 0), or a function ``rate(t)`` with ``max_rate`` given
@@ -565,6 +622,7 @@ class OpenLoop(Client):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        throttle: AdaptiveThrottle | None = None,
         zone: str | None = None,
     ) -> None:
         owner = f"OpenLoop {name!r}"
@@ -592,6 +650,7 @@ class OpenLoop(Client):
             retry=retry,
             breaker=breaker,
             hedge=hedge,
+            throttle=throttle,
             zone=zone,
         )
 
@@ -652,7 +711,8 @@ class ClosedLoop(Client):
     """A fixed population of users: think, send, wait for the outcome, think again.
 
     Args:
-        sim, name, target, timeout, deadline, retry, breaker, hedge: as for ``Client``.
+        sim, name, target, timeout, deadline, retry, breaker, hedge, throttle: as for
+            ``Client``.
         users: number of users (an integer >= 1).
         think_time: a Distribution (mean > 0) of the pause between a user's
             outcome and their next request. Each user starts with a think.
@@ -671,6 +731,7 @@ class ClosedLoop(Client):
         retry: Retry | None = None,
         breaker: CircuitBreaker | None = None,
         hedge: Hedge | None = None,
+        throttle: AdaptiveThrottle | None = None,
         zone: str | None = None,
     ) -> None:
         owner = f"ClosedLoop {name!r}"
@@ -687,6 +748,7 @@ class ClosedLoop(Client):
             retry=retry,
             breaker=breaker,
             hedge=hedge,
+            throttle=throttle,
             zone=zone,
         )
 

@@ -21,9 +21,16 @@ checks the simulator against.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hasim.errors import check_int, check_nonnegative, check_positive, config_error
 
-__all__ = ["detection_time", "detection_bounds", "detection_unavailability"]
+__all__ = [
+    "detection_time",
+    "detection_bounds",
+    "detection_unavailability",
+    "check_detection_time",
+]
 
 
 def _check(owner: str, interval: float, unhealthy_after: int, latency: float) -> tuple:
@@ -115,3 +122,32 @@ def detection_unavailability(
     i, n, d = _check(owner, interval, unhealthy_after, latency)
     ttd = (n - 0.5) * i + d + _hang_delay(owner, timeout, d)
     return ttd / (f + r)
+
+
+def check_detection_time(check: Any, *, hung: bool = False, latency: float = 0.0) -> float:
+    """Mean time for a ``HealthCheck`` (a preset, say) to detect a failed target.
+
+    ``detection_time`` with the check's own interval ``I``, threshold ``N`` and
+    timeout ``T``: ``(N - 1/2) I + d`` for a target that refuses probes at once (a
+    crashed process: connection refused), ``(N - 1/2) I + T - d`` for one whose
+    probes time out (a hung process, a host gone, a partition). ``hasim.HealthCheck``
+    spreads only the first probe of each target (``jitter``); every later interval is
+    exactly ``I``, so the formula holds as it is.
+
+    Args:
+        check: a ``hasim.HealthCheck``.
+        hung: False for a crash that refuses probes; True for one that times them out.
+        latency: one-way network latency between checker and target, seconds.
+
+    Example:
+        >>> import hasim as hs
+        >>> check_detection_time(hs.HealthCheck.preset("alb")), check_detection_time(
+        ...     hs.HealthCheck.preset("alb"), hung=True)
+        (45.0, 50.0)
+    """
+    from hasim.health import HealthCheck
+
+    if not isinstance(check, HealthCheck):
+        raise config_error("check_detection_time", "check", "a hasim.HealthCheck", check)
+    timeout = check.timeout if hung else None
+    return detection_time(check.interval, check.unhealthy_after, latency=latency, timeout=timeout)
