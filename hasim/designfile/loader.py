@@ -1,0 +1,471 @@
+"""A design file (TOML) loaded as a model: ``PARAMS``, ``build(sim, **params)``, ``WORKLOAD``.
+
+``load_design(path)`` reads and checks a file and returns a ``Design``; its
+``build`` wires the components in a Simulation exactly as a ready model's
+``build`` does, so an ``Experiment`` (and every executor: processes, Dask)
+runs a file like a ``.py`` model: the file travels by its path and each
+worker loads it again. The format is described in ``docs/design_files.md``.
+
+Errors name the file, the line, the table, the key, the value and what is
+allowed, in one line (``DesignError``)::
+
+    design.toml:14: [server.web] workers must be an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hasim import units
+from hasim.designfile import schema
+from hasim.designfile.builder import Builder
+from hasim.designfile.expr import ExprError, placeholders, substitute, suggest
+from hasim.designfile.schema import Bad
+from hasim.errors import ConfigError
+
+__all__ = ["Design", "DesignError", "load_design", "design_module"]
+
+
+class DesignError(ConfigError):
+    """A design file that cannot be used: ``<file>:<line>: [table] <reason>``.
+
+    Attributes:
+        source: the file (or ``"<string>"``).
+        line: the line of the offending key or table (None if unknown).
+        reason: what is wrong, with the table and key.
+    """
+
+    def __init__(self, source: str, line: int | None, reason: str) -> None:
+        self.source, self.line, self.reason = source, line, reason
+        super().__init__(f"{source}:{line}: {reason}" if line else f"{source}: {reason}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.source, self.line, self.reason)
+
+
+class _Lines:
+    """Where tables and keys are in the text (tomllib gives no positions)."""
+
+    _HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.headers: list[tuple[int, tuple[str, ...]]] = []
+        for n, line in enumerate(self.lines, 1):
+            match = self._HEADER.match(line)
+            if match:
+                path = tuple(p.strip().strip("\"'") for p in match[1].split("."))
+                self.headers.append((n, path))
+
+    def table(self, *path: str) -> int | None:
+        """The line of the header ``[a.b]`` (None if the table has none)."""
+        for n, header in self.headers:
+            if header == path:
+                return n
+        return None
+
+    def key(self, path: tuple[str, ...], keys: tuple[str, ...]) -> int | None:
+        """The line of ``keys`` (a dotted path) inside the table ``path``."""
+        for cut in range(len(keys) - 1, 0, -1):  # a sub-table [a.b.key] of its own
+            line = self.table(*path, *keys[:cut])
+            if line is not None:
+                return self.key((*path, *keys[:cut]), keys[cut:])
+        start = self.table(*path) if path else 0
+        if start is None:
+            return None
+        later = [n for n, _ in self.headers if n > start]
+        end = later[0] - 1 if later else len(self.lines)
+        key = re.escape(keys[0]) if keys else None
+        if key is None:
+            return start or None
+        for pattern in (rf"\s*[\"']?{key}[\"']?\s*=", rf".*\b{key}\s*="):
+            for n in range(start + 1, end + 1):
+                if re.match(pattern, self.lines[n - 1]):
+                    return n
+        return start or None
+
+    def comment(self, path: tuple[str, ...], key: str) -> str:
+        """The comment at the end of ``key = value  # comment`` in the table ``path``."""
+        n = self.key(path, (key,))
+        if n is None:
+            return ""
+        match = re.search(r"#\s*(.*)$", self.lines[n - 1])
+        return match[1].strip() if match and "=" in self.lines[n - 1].split("#")[0] else ""
+
+
+class Design:
+    """A design read from a TOML file: its parameters, components, structure and settings.
+
+    Attributes:
+        source: the file's path (or ``"<string>"``).
+        name: ``[design] name`` (else the file's stem).
+        description: ``[design] description``.
+        params: the defaults of ``[params]`` (what ``--set`` and a grid override).
+        workload: the default workload: a dict such as ``{"rate": 10, "timeout": 2.0}``,
+            a ``FileWorkload`` (retries, a breaker), or None (no traffic / not given).
+        has_workload: whether the file has a ``[workload]`` section.
+        experiment: the ``[experiment]`` settings as ``hasim.Experiment`` arguments
+            (``reps``, ``target``, ``horizon``, ``warmup``, ``seed``, ``grid``; only those given).
+    """
+
+    def __init__(self, text: str, source: str = "<string>") -> None:
+        self.source = source
+        self.text = text
+        self._lines = _Lines(text)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            message = str(error)
+            match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+            line = int(match[1]) if match else None
+            if match:
+                message = message.replace(match[0], f"(column {match[2]})")
+            raise DesignError(source, line, f"TOML syntax error: {message}") from None
+        self.data = data
+        for section in data:
+            if section not in schema.SECTIONS:
+                self.fail((), (section,), f"unknown section [{section}]{suggest(section, schema.SECTIONS)}"
+                          f"; known: {', '.join(schema.SECTIONS)}")  # fmt: skip
+        design = self._table(data, "design")
+        for key in design:
+            if key not in schema.DESIGN_KEYS:
+                self.unknown(("design",), key, schema.DESIGN_KEYS)
+        for key in ("name", "description", "entry", "up"):
+            if key in design and not isinstance(design[key], str):
+                self.fail(("design",), (key,), f"[design] {key} must be a string, got {design[key]!r}")
+        self.name = design.get("name") or Path(source).stem
+        self.description = design.get("description", "")
+        self.settings = design
+        self.params = self._read_params(self._table(data, "params"))
+        self.templates = self._table(data, "failures")
+        for name, body in self.templates.items():
+            if not isinstance(body, dict):
+                self.fail(("failures",), (name,),
+                          f"[failures] {name} must be a table ([failures.{name}]), got {body!r}")  # fmt: skip
+        self.tables = self._read_tables(data)
+        self.defaults = self.resolve({})
+        self.has_workload = "workload" in data
+        self.workload = self._read_workload(self._table(data, "workload"))
+        self.experiment = self._read_experiment(self._table(data, "experiment"))
+        self.check()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _table(self, data: Mapping[str, Any], name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            self.fail((), (name,), f"{name} must be a table ([{name}]), got {value!r}")
+        return value
+
+    def _read_params(self, table: dict[str, Any]) -> dict[str, Any]:
+        for name in table:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "i":
+                self.fail(("params",), (name,),
+                          f"[params] {name!r} must be a name (letters, digits, _; not 'i')")  # fmt: skip
+            value = table[name]
+            if isinstance(value, (dict, list)):
+                self.fail(("params",), (name,),
+                          f"[params] {name} must be a number, a string or a boolean, got {value!r}")  # fmt: skip
+        self.param_docs = {name: self._lines.comment(("params",), name) for name in table}
+        return dict(table)
+
+    def _read_tables(self, data: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        found = []
+        for kind in schema.COMPONENT_TABLES:
+            for name, body in self._table(data, kind).items():
+                if not isinstance(body, dict):
+                    self.fail((kind,), (name,), f"[{kind}] {name} must be a table "
+                              f"([{kind}.{name}]), got {body!r}")  # fmt: skip
+                found.append((kind, name, body))
+        if "network" in data:
+            found.append(("network", "", self._table(data, "network")))
+        seen: dict[str, tuple[str, str]] = {}
+        for kind, name, _ in found:
+            if kind != "network" and name in seen:
+                other = seen[name]
+                self.fail((kind, name), (),
+                          f"[{kind}.{name}] duplicate name: [{other[0]}.{other[1]}] has it too")  # fmt: skip
+            seen[name] = (kind, name)
+
+        def where(item: tuple[str, str, dict]) -> float:
+            kind, name, _ = item
+            line = self._lines.table(kind, name) if name else self._lines.table(kind)
+            return float("inf") if line is None else line
+
+        # the file's order is the order of creation (and so of the random streams' first use)
+        return sorted(found, key=where)
+
+    # -- parameters -----------------------------------------------------------------------------
+
+    def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters: ``[params]`` overridden by ``given``, ``${...}`` computed.
+
+        Raises:
+            DesignError: an unknown name in ``given``, a bad expression, a cycle.
+        """
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            hint = suggest(unknown[0], self.params)
+            self.fail(("params",), (), f"[params] unknown parameter(s) {unknown}{hint}; known: "
+                      f"{', '.join(self.params) or 'none'}")  # fmt: skip
+        raw = {**self.params, **given}
+        done: dict[str, Any] = {}
+
+        def get(name: str, stack: tuple[str, ...]) -> Any:
+            if name in done:
+                return done[name]
+            if name not in raw:
+                raise ExprError(f"unknown parameter {name!r}{suggest(name, raw)}")
+            if name in stack:
+                raise ExprError(f"parameters refer to each other in a cycle: "
+                                f"{' -> '.join((*stack, name))}")  # fmt: skip
+            value = substitute(raw[name], lambda n: get(n, (*stack, name)))
+            done[name] = _normal(value)
+            return done[name]
+
+        for name in raw:
+            try:
+                get(name, ())
+            except ExprError as error:
+                self.fail(("params",), (name,), f"[params] {name}: {error}")
+        return done
+
+    # -- workload and experiment ----------------------------------------------------------------
+
+    def _convert(self, where: str, path: tuple[str, ...], spec: Mapping[str, schema.Key],
+                 body: Mapping[str, Any], scope: Any) -> dict[str, Any]:  # fmt: skip
+        """Each key of ``body`` substituted and converted by ``spec``; errors name the key."""
+        out = {}
+        for key, raw in body.items():
+            if key not in spec:
+                self.unknown(path, key, spec, where)
+            out[key] = self.value(where, path, key, raw, spec[key].convert, scope)
+        for key, item in spec.items():
+            if item.required and key not in body:
+                allowed = ", ".join(k for k, v in spec.items() if v.required)
+                self.fail(path, (), f"{where} missing required key {key!r} (required: {allowed})")
+        return out
+
+    def value(self, where: str, path: tuple[str, ...], key: str, raw: Any,
+              convert: Callable[[Any], Any], scope: Any) -> Any:  # fmt: skip
+        """``raw`` with ``${...}`` substituted, converted; a DesignError names ``key``."""
+        try:
+            value = substitute(raw, scope)
+        except ExprError as error:
+            self.fail(path, tuple(key.split(".")), f"{where} {key}: {error}")
+        try:
+            return convert(value)
+        except Bad as bad:
+            shown = f"{key}.{bad.note}" if bad.note and bad.note != key else key
+            got = bad.value if bad.value is not None or bad.note else value
+            self.fail(path, tuple(shown.split(".")), f"{where} {shown} must be {bad.allowed}, got {got!r}")
+
+    def scope(self, params: Mapping[str, Any], **extra: Any) -> Callable[[str], Any]:
+        """A lookup of parameter names (and ``extra`` names such as ``i``) for ``${...}``."""
+        names = {**params, **extra}
+
+        def lookup(name: str) -> Any:
+            if name not in names:
+                raise ExprError(f"unknown parameter {name!r} in ${{...}}{suggest(name, names)}; "
+                                f"known: {', '.join(names) or 'none'}")  # fmt: skip
+            return names[name]
+
+        return lookup
+
+    def _read_workload(self, table: dict[str, Any]) -> Any:
+        from hasim.designfile.workload import read_workload
+
+        if not table:
+            return None
+        return read_workload(self, table)
+
+    def _read_experiment(self, table: dict[str, Any]) -> dict[str, Any]:
+        from hasim.experiment.design import METRICS
+        from hasim.experiment.runner import Target
+
+        where, path = "[experiment]", ("experiment",)
+        out = self._convert(where, path, schema.EXPERIMENT, table, self.scope(self.defaults))
+        if "target" in out:
+            target = out["target"]
+            try:
+                if isinstance(target, str):
+                    target = Target.parse(target)
+                elif isinstance(target, dict):
+                    keys = {"min": "min_reps", "max": "max_reps"}
+                    target = Target(**{keys.get(k, k): v for k, v in target.items()})
+                else:
+                    raise ConfigError(f"got {target!r}")
+            except (ConfigError, TypeError) as error:
+                self.fail(path, ("target",), f"{where} target must be 'METRIC:rel=R,max=N' or "
+                          f"{{ metric = ..., rel = ... }} ({error})")  # fmt: skip
+            if target.metric not in METRICS:
+                self.fail(path, ("target",), f"{where} target metric must be one of "
+                          f"{', '.join(METRICS)}{suggest(target.metric, METRICS)}, "
+                          f"got {target.metric!r}")  # fmt: skip
+            out["target"] = target
+        if "grid" in out:
+            grid = out["grid"]
+            if not isinstance(grid, dict) or not grid:
+                self.fail(path, ("grid",), f"{where} grid must be a table "
+                          f"{{ NAME = [values] }}, got {grid!r}")  # fmt: skip
+            for name, values in grid.items():
+                if name not in self.params:
+                    self.fail(path, ("grid",), f"{where} grid: {name!r} is not a parameter of "
+                              f"[params]{suggest(name, self.params)}")  # fmt: skip
+                if not isinstance(values, list) or not values:
+                    self.fail(path, ("grid",), f"{where} grid.{name} must be a non-empty list "
+                              f"of values, got {values!r}")  # fmt: skip
+            out["grid"] = {name: [_normal(v) for v in values] for name, values in grid.items()}
+        if "reps" in out and "target" in out:
+            self.fail(path, ("target",), f"{where} give reps or target, not both")
+        return out
+
+    # -- building -------------------------------------------------------------------------------
+
+    def build(self, sim: Any, **params: Any) -> Any:
+        """Build the design in ``sim``; return its entry service (as a model's build does).
+
+        Args:
+            sim: the Simulation to build in.
+            **params: overrides of ``params`` (unknown names are an error).
+        """
+        return Builder(self, sim, self.resolve(params)).build().entry
+
+    def inventory(self, **params: Any) -> Builder:
+        """The design built in a throwaway Simulation: its components, groups and arrows."""
+        from hasim.sim import Simulation
+
+        return Builder(self, Simulation(seed=0), self.resolve(params)).build()
+
+    def check(self) -> Builder:
+        """Build once with the defaults: every semantic error surfaces here, with its line."""
+        built = self.inventory()
+        target = getattr(self.workload, "target", None)
+        if target is not None and target not in built.by_name:
+            known = list(built.by_name)
+            self.fail(("workload",), ("target",), f"[workload] target refers to an unknown "
+                      f"component {target!r}{suggest(target, known)}")  # fmt: skip
+        return built
+
+    def summary(self) -> str:
+        """One line: the design's components by kind, its structure, workload and settings."""
+        built = self.check()
+        kinds: dict[str, int] = {}
+        for kind, _name, _obj in built.components:
+            label = {"app_server": "app server", "crew": "repair crew"}.get(kind, kind)
+            kinds[label] = kinds.get(label, 0) + 1
+        parts = ", ".join(f"{n} {k}{'s' if n > 1 and not k.endswith('s') else ''}"
+                          for k, n in kinds.items())  # fmt: skip
+        up = "every node (no up expression)" if built.structure is None else repr(built.structure)
+        load = "no workload section"
+        if self.has_workload:
+            load = "no traffic" if self.workload is None else _describe_workload(self.workload)
+        return (f"{self.source}: ok: design {self.name!r}, {len(built.components)} components "
+                f"({parts}); up = {up}; entry {built.entry_name}; {load}; "
+                f"{len(self.params)} params")  # fmt: skip
+
+    def experiment_args(self) -> dict[str, Any]:
+        """``[experiment]`` and ``[workload]`` as keyword arguments of ``hasim.Experiment``."""
+        args = dict(self.experiment)
+        args["workload"] = self.workload
+        return args
+
+    def module(self) -> ModuleType:
+        """The design as a model module: ``build``, ``PARAMS``, ``WORKLOAD``, ``__doc__``."""
+        module = ModuleType("hasim_design_" + re.sub(r"\W", "_", self.name))
+        module.__file__ = self.source
+        module.__doc__ = self.doc()
+        module.build = self.build  # type: ignore[attr-defined]
+        module.PARAMS = dict(self.params)  # type: ignore[attr-defined]
+        module.DESIGN = self  # type: ignore[attr-defined]
+        module.EXPERIMENT = dict(self.experiment)  # type: ignore[attr-defined]
+        if self.has_workload:
+            module.WORKLOAD = self.workload  # type: ignore[attr-defined]
+        return module
+
+    def doc(self) -> str:
+        """A model docstring: the description, then a bullet per parameter (its comment)."""
+        lines = [self.description or f"The design in {Path(self.source).name}.", ""]
+        if self.params:
+            lines.append("Parameters:")
+            lines.append("")
+            for name in self.params:
+                lines.append(f"- ``{name}``: {self.param_docs.get(name, '')}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def fail(self, path: tuple[str, ...], keys: tuple[str, ...], reason: str) -> Any:
+        """Raise a DesignError at the line of ``keys`` in the table ``path``."""
+        line = self._lines.key(path, keys) if keys else (
+            self._lines.table(*path) if path else None
+        )  # fmt: skip
+        raise DesignError(self.source, line, reason)
+
+    def unknown(self, path: tuple[str, ...], key: str, known: Any, where: str = "") -> Any:
+        """Raise the error for an unknown key, with a suggestion."""
+        where = where or "[" + ".".join(path) + "]"
+        self.fail(path, (key,), f"{where} unknown key {key!r}{suggest(key, known)}; "
+                  f"known: {', '.join(known)}")  # fmt: skip
+
+
+def _normal(value: Any) -> Any:
+    """A parameter value: ``"none"`` -> None, a duration string -> seconds, else as is."""
+    if isinstance(value, str):
+        if value.strip().lower() == "none":
+            return None
+        if value.strip()[:1].isdigit() or value.strip()[:1] == ".":
+            try:
+                return units.parse(value)
+            except ConfigError:
+                return value
+    return value
+
+
+def _describe_workload(workload: Any) -> str:
+    get = workload.get if isinstance(workload, dict) else lambda k: getattr(workload, k, None)
+    if get("users") is not None:
+        return f"closed loop of {get('users')} users"
+    text = f"open loop {get('rate'):g}/s"
+    if get("timeout") is not None:
+        text += f", timeout {units.format_duration(get('timeout'))}"
+    if get("retry") is not None:
+        text += ", retries"
+    return text
+
+
+def load_design(path: str | Path) -> Design:
+    """Read and check a design file; return the ``Design``.
+
+    Args:
+        path: a ``.toml`` design file.
+
+    Raises:
+        DesignError: the file cannot be read, is not TOML, or describes no valid design
+            (one line: file, line, table, key, value, what is allowed).
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DesignError(source, None, f"cannot read the design file: {error}") from None
+    return Design(text, source)
+
+
+_MODULES: dict[str, tuple[float, ModuleType]] = {}
+
+
+def design_module(path: str | Path) -> ModuleType:
+    """The design file at ``path`` as a model module (cached while the file is unchanged)."""
+    source = str(path)
+    stamp = Path(source).stat().st_mtime
+    cached = _MODULES.get(source)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load_design(source).module())
+        _MODULES[source] = cached
+    return cached[1]
