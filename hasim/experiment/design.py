@@ -59,7 +59,8 @@ class ModelRef:
     """A picklable reference to a model: an importable module, a file, or a build function.
 
     Use ``ModelRef.of(x)`` with a module, a model name (``"single_server"``),
-    a path to a ``.py`` file, or a ``build(sim, **params)`` function.
+    a path to a ``.py`` file or a ``.toml`` design file (``hasim.designfile``),
+    or a ``build(sim, **params)`` function.
     """
 
     kind: str  # "module", "file" or "function"
@@ -84,10 +85,12 @@ class ModelRef:
             raise config_error("Experiment", "model", "an importable module or a file", model)
         if isinstance(model, (str, Path)):
             text = str(model)
-            if text.endswith(".py") or "/" in text or "\\" in text:
+            if text.endswith((".py", ".toml")) or "/" in text or "\\" in text:
                 path = Path(text).expanduser().resolve()
                 if not path.is_file():
-                    raise config_error("Experiment", "model", "an existing .py model file", text)
+                    raise config_error(
+                        "Experiment", "model", "an existing .py model or .toml design file", text
+                    )
                 ref = cls("file", str(path))
             elif text in model_names():
                 ref = cls("module", f"hasim.models.{text}")
@@ -148,6 +151,10 @@ _FILE_MODULES: dict[str, ModuleType] = {}
 def _load_module(kind: str, target: str) -> ModuleType:
     if kind == "module":
         return importlib.import_module(target)
+    if target.endswith(".toml"):  # a design file (hasim.designfile), cached while unchanged
+        from hasim.designfile import design_module
+
+        return design_module(target)
     if target not in _FILE_MODULES:
         digest = hashlib.blake2b(target.encode(), digest_size=6).hexdigest()
         spec = importlib.util.spec_from_file_location(f"hasim_model_{digest}", target)
