@@ -88,8 +88,8 @@ class ModelRef:
             if text.endswith((".py", ".toml")) or "/" in text or "\\" in text:
                 path = Path(text).expanduser().resolve()
                 if not path.is_file():
-                    kind = "a .toml design" if text.endswith(".toml") else "a .py model"
-                    raise config_error("Experiment", "model", f"an existing {kind[2:]} file", text)
+                    kind = ".toml design" if text.endswith(".toml") else ".py model"
+                    raise config_error("Experiment", "model", f"an existing {kind} file", text)
                 ref = cls("file", str(path))
             elif text in model_names():
                 ref = cls("module", f"hasim.models.{text}")
