@@ -50,7 +50,9 @@ class Visibility:
     @property
     def share(self) -> tuple[float, ...]:
         """The share of consistent reads at each gap (P(consistent) estimated)."""
-        return tuple(k / n if n else float("nan") for k, n in zip(self.consistent, self.reads))
+        return tuple(
+            k / n if n else float("nan") for k, n in zip(self.consistent, self.reads, strict=True)
+        )
 
 
 class _Prober(KVWorkload):

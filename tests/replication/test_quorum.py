@@ -10,7 +10,7 @@ import hasim as hs
 from hasim.analytic import k_staleness, stale_probability, t_visibility
 from hasim.replication import KVWorkload, checker
 from hasim.replication.checker import operation_availability
-from hasim.replication.quorum import FANOUTS, QuorumStore
+from hasim.replication.quorum import FANOUTS, WARS, QuorumStore
 
 
 def _run(seed, *, n=3, r=2, w=2, until=30.0, faults=True, chaos=(), rate=200, **store):
@@ -224,6 +224,9 @@ def test_closed_forms():
         ({"hinted_handoff": 0}, r"hinted_handoff must be a number > 0, got 0"),
         ({"coordinator_timeout": -1}, r"coordinator_timeout must be a number > 0, got -1"),
         ({"sloppy": "yes"}, r"sloppy must be True or False, got 'yes'"),
+        ({"wars": "fast"}, r"^QuorumStore 'kv': wars must be a WARS or None, got 'fast'$"),
+        ({"read_service_time": -1}, r"read_service_time must be a Distribution, a number >= 0"),
+        ({"write_service_time": "soon"}, r"write_service_time must be a Distribution"),
     ],
 )
 def test_bad_configuration_is_refused_before_anything_is_registered(kwargs, match):
@@ -257,3 +260,68 @@ def test_the_closed_forms_know_the_store_s_fanouts():
     from hasim.analytic import staleness
 
     assert staleness.FANOUTS == FANOUTS
+
+
+def _timed_run(**store):
+    """Fixed delays everywhere: 1 ms each way between the store and its replicas, none between
+    the client and the store; R = W = 1, so the first answer completes."""
+    sim = hs.Simulation(seed=1)
+    net = hs.Network(sim, latency=1 * hs.ms)
+    kv = QuorumStore(sim, "kv", n=3, r=1, w=1, read_repair=False, **store)
+    net.set_latency("users", "kv", 0.0)
+    users = KVWorkload(sim, "users", target=kv, rate=[(0.0, 0.0), (1e12, 1.0)])
+    for i in range(20):  # one operation every 50 ms: replicas never queue
+        sim.call_later(0.05 * i, lambda i: users.issue(i % 3, ("read", "write")[i % 2]), i)
+    sim.run(until=2)
+    done = [op for op in users.history if op.ok]
+    return {kind: {round(op.completed - op.invoked, 12) for op in done if op.kind == kind}
+            for kind in ("read", "write")}  # fmt: skip
+
+
+def test_wars_latencies_and_service_times_are_per_message_kind():
+    """PBS's W, A, R, S are added to the network path of their own messages, and reads and
+    writes take their own service times: with fixed values, a write takes 1 + W + service_w +
+    1 + A ms and a read 1 + R + service_r + 1 + S ms, exactly; without them both take 2 ms."""
+    assert _timed_run() == {"read": {0.002}, "write": {0.002}}
+    wars = WARS(write="3ms", ack="1ms", read="2ms", response=0.0005)
+    timed = _timed_run(wars=wars, read_service_time="0.7ms", write_service_time="0.2ms")
+    assert timed == {"read": {0.0052}, "write": {0.0062}}
+    only_reads = _timed_run(service_time="0.1ms", read_service_time="0.7ms")
+    assert only_reads == {"read": {0.0027}, "write": {0.0021}}
+
+
+def test_a_zero_wars_changes_nothing():
+    """``WARS()`` (every latency 0) draws nothing and delays nothing: the same history as
+    without it, on the lognormal network with crashes."""
+    a = _run(7, until=5, r=1, w=1)[2].history
+    b = _run(7, until=5, r=1, w=1, wars=WARS())[2].history
+    assert [(op.outcome, op.version, op.completed) for op in a] == [
+        (op.outcome, op.version, op.completed) for op in b
+    ]
+
+
+def test_slow_write_propagation_makes_partial_quorums_staler():
+    """N=3, R=W=1: with writes that take 20 ms to reach a replica (and everything else 1 ms),
+    more reads miss the last acknowledged write than when writes take 1 ms."""
+
+    def stale(write_mean):
+        fast = hs.Exponential(mean=0.001)
+        wars = WARS(write=hs.Exponential(mean=write_mean), ack=fast, read=fast, response=fast)
+        sim = hs.Simulation(seed=3)
+        hs.Network(sim)
+        kv = QuorumStore(sim, "kv", n=3, r=1, w=1, wars=wars, read_repair=False)
+        users = KVWorkload(sim, "users", target=kv, rate=500, keys=5, read_share=0.5)
+        sim.run(until=10)
+        return checker.stale_reads(users.history).fraction
+
+    assert stale(0.020) > 2 * stale(0.001) > 0.0
+
+
+def test_wars_is_a_validated_value_object():
+    """Each latency is a Distribution, seconds or a duration string; 0 by default."""
+    wars = WARS(write="2ms", read=hs.Exponential(mean=0.004))
+    assert wars.write == hs.Deterministic(0.002)
+    assert wars.ack == hs.Deterministic(0.0)
+    assert wars == WARS(write=0.002, read=hs.Exponential(rate=250))
+    with pytest.raises(hs.ConfigError, match=r"^WARS: response must be a Distribution"):
+        WARS(response=-1.0)
