@@ -19,6 +19,25 @@ Distribution; stream ``(name, "promotion")``), then
   *demote* to the old active (network hops manager -> member). When it fails, the manager
   gives up: the service stays down until the old active is believed healthy again.
 
+Coverage on the standby's failures (``coverage_on="any"``; the default ``"active"`` draws
+coverage on promotions only): when the manager starts to suspect the member it does not
+believe active while it trusts the active one (it does not suspect it, no promotion failed,
+not already wedged), it reconfigures the pair to run alone on the active member, and this
+succeeds with probability ``coverage`` too (stream ``(name, "standby-coverage")``, so the
+promotions' draws do not move). Covered, nothing else happens: the pair runs on the active
+member and the standby is repaired as usual. Uncovered (the duplex's uncovered fault: a
+latent fault or a bad reconfiguration that takes the pair down), the manager is wedged, as
+after a failed promotion but waiting for the *failed standby*: the pair is down (``up`` is
+False) until that member is repaired, and the manager rejects requests until it believes it
+healthy again (``healthy_after`` heartbeats later), as a failed promotion's outage ends
+with the old active's repair and its rejections when that one is believed healthy. No
+failover starts while wedged; if the manager suspects the active member by the time it
+unwedges, it starts one at once. Requests already forwarded to the active member finish
+there. There is no separate reconfiguration time: the outage ends with the failed unit's
+repair, as in the classic chain (``hasim.analytic.active_passive_chain(...,
+coverage_on="any")``). An uncovered failure is in ``records`` with outcome
+``"uncovered"``; covered ones are not recorded.
+
 Roles and split brain: a member's role changes only when a role message reaches it while
 it is up (a lost message is repaired later: when a heartbeat reports a role the manager
 does not expect, the manager sends the right one). A member keeps its role across a crash,
@@ -32,13 +51,14 @@ switchover: no delay and no coverage draw) once the manager believes it healthy;
 ``"stay"`` keeps the promoted member active and the repaired one becomes the standby.
 
 Failure semantics: while the manager suspects the member it believes active (during
-detection-to-promotion, or after a failed promotion) it answers ``rejected`` at once (no
-member to send to); before it suspects a crashed active, requests go there and the down
-member answers ``error``. A down manager refuses requests (``error``); when it crashes,
-every request it is forwarding ends with ``error`` at the crash time and late answers
-are dropped; heartbeats reaching it while down are lost and a pending failover is
-abandoned. On recovery it treats both members as just heard from (so it suspects a
-silent one ``timeout`` later) and restarts a failover if its active is still suspected.
+detection-to-promotion, or after a failed promotion), or is wedged by an uncovered standby
+failure, it answers ``rejected`` at once (no member to send to); before it suspects a
+crashed active, requests go there and the down member answers ``error``. A down manager
+refuses requests (``error``); when it crashes, every request it is forwarding ends with
+``error`` at the crash time and late answers are dropped; heartbeats reaching it while
+down are lost and a pending failover is abandoned (a wedge or a failed promotion is kept).
+On recovery it treats both members as just heard from (so it suspects a silent one
+``timeout`` later) and restarts a failover if its active is still suspected.
 """
 
 from __future__ import annotations
@@ -91,7 +111,15 @@ class ActivePassive(Forwarder):
         timeout: silence after which the manager suspects a member (> 0).
         promotion_delay: time from suspicion to promotion (a Distribution, seconds or
             ``"5s"``).
-        coverage: probability that a promotion succeeds.
+        coverage: probability that a promotion succeeds (and, with ``coverage_on="any"``,
+            that a standby's failure is covered).
+        coverage_on: which failures are subject to ``coverage``: ``"active"`` (only the
+            promotion after the active member's failure) or ``"any"`` (also the standby's
+            failure: see the module docstring). The duplex with imperfect coverage of
+            Trivedi, *Probability and Statistics with Reliability, Queuing and Computer
+            Science Applications* (2nd ed., Wiley 2002), and of Dugan and Trivedi, "Coverage
+            modeling for dependability analysis of fault-tolerant systems", IEEE Trans.
+            Computers 38(6), 1989, covers every unit's failure: ``"any"``.
         failback: ``"auto"`` (back to the primary once healthy) or ``"stay"``.
         healthy_after: heartbeats in a row after which a suspected member is healthy.
         zone, failures: as for every Node.
@@ -100,8 +128,9 @@ class ActivePassive(Forwarder):
         failovers: promotions that succeeded.
         records: one dict per failover attempt: ``member`` (suspected), ``suspected``
             and ``promoted`` (times; None if not promoted), ``outcome`` (``"promoted"``,
-            ``"failed"`` (coverage), ``"cancelled"`` (healthy again) or ``"abandoned"``
-            (manager crash)).
+            ``"failed"`` (coverage), ``"cancelled"`` (healthy again), ``"abandoned"``
+            (manager crash) or, for a standby's failure with ``coverage_on="any"``,
+            ``"uncovered"``).
         failbacks: automatic switches back to the primary.
         roles: ``(time, member, role)`` for every role change a member learned.
     """
@@ -117,6 +146,7 @@ class ActivePassive(Forwarder):
         timeout: float = 3.0,
         promotion_delay: Distribution | float | str = 5.0,
         coverage: float = 1.0,
+        coverage_on: str = "active",
         failback: str = "auto",
         healthy_after: int = 3,
         zone: str | None = None,
@@ -138,6 +168,7 @@ class ActivePassive(Forwarder):
         self.timeout = check_positive(owner, "timeout", timeout)
         self.promotion_delay = as_distribution(promotion_delay, owner, "promotion_delay")
         self.coverage = check_probability(owner, "coverage", coverage)
+        self.coverage_on = check_choice(owner, "coverage_on", coverage_on, ("active", "any"))
         self.failback = check_choice(owner, "failback", failback, ("auto", "stay"))
         self.healthy_after = check_int(owner, "healthy_after", healthy_after, minimum=1)
         super().__init__(sim, name, zone=zone, failures=failures)
@@ -155,18 +186,30 @@ class ActivePassive(Forwarder):
         ]
         self._pending: dict[str, Any] | None = None  # the failover in progress
         self._stuck = False  # a promotion failed: wait for the active to heal
+        self._wedged: _Member | None = None  # an uncovered standby failure: wait for it to heal
         self._retrying = False  # the pending promotion waits for a member to heal
         self._epoch = 0  # bumped at each manager crash: stale timers do nothing
         self._delay = sim.sampler(self.promotion_delay, name, "promotion", batch=64)
         self._coverage = sim.sampler(Uniform(0.0, 1.0), name, "coverage", batch=64)
+        if self.coverage_on == "any":  # a stream of its own: "active" draws do not move
+            self._standby_coverage = sim.sampler(
+                Uniform(0.0, 1.0), name, "standby-coverage", batch=64
+            )
         self.on_change(self._changed)
 
     # -- truth, for the structure predicate ----------------------------------------
 
     @property
     def up(self) -> bool:
-        """Whether the manager is up and the member it believes active is up (truth)."""
-        return self.state != DOWN and self.active.service.up
+        """Whether the manager is up and the member it believes active is up (truth).
+
+        With ``coverage_on="any"``, also: no uncovered standby failure is waiting for its
+        repair (the member that wedged the manager is up again).
+        """
+        wedged = self._wedged
+        return (
+            self.state != DOWN and self.active.service.up and (wedged is None or wedged.service.up)
+        )
 
     @property
     def active_name(self) -> str:
@@ -209,7 +252,7 @@ class ActivePassive(Forwarder):
             for m in self.members:
                 m.due = now + self.timeout
                 self._arm(m)
-            if self.active.suspected and not self._stuck:
+            if self.active.suspected and not self._stuck and self._wedged is None:
                 self._start_failover(self.active)
 
     # -- heartbeats and suspicion ----------------------------------------------------
@@ -251,8 +294,11 @@ class ActivePassive(Forwarder):
             m.suspected = True
             m.streak = 0
             self.sim.detected(self.name, m.name, False)
-            if m is self.active and not self._stuck:
-                self._start_failover(m)
+            if m is self.active:
+                if not self._stuck and self._wedged is None:
+                    self._start_failover(m)
+            elif self.coverage_on == "any":
+                self._standby_failed(m)
         # Silent members are watched again from their next heartbeat.
         m.due = now + self.timeout
         self._arm(m)
@@ -293,7 +339,24 @@ class ActivePassive(Forwarder):
         self.failovers += 1
         self._switch(new)
 
+    def _standby_failed(self, m: _Member) -> None:
+        """Run on the active member alone: covered with probability ``coverage``."""
+        if self.active.suspected or self._stuck or self._wedged is not None:
+            return  # the pair is not running on a trusted active: nothing to reconfigure
+        if self._standby_coverage() < self.coverage:
+            return
+        self.records.append(
+            {"member": m.name, "suspected": self.env.now, "promoted": None, "outcome": "uncovered"}
+        )
+        self._wedged = m
+        self.sim._state_changed(m.name, self)
+
     def _healthy(self, m: _Member) -> None:
+        if m is self._wedged:  # back from an uncovered failure: the pair runs again
+            self._wedged = None
+            self.sim._state_changed(self.name, self)
+            if self.active.suspected and not self._stuck:
+                self._start_failover(self.active)
         if m is self.active:
             self._stuck = False
         elif (
@@ -341,7 +404,9 @@ class ActivePassive(Forwarder):
         True when the manager is down (it ignores everything until its repair), or
         when its belief about each member is the truth and settled: an up member is
         trusted and knows its role, a down one is suspected, and no failover is
-        under way except one retrying because both members are down. Then the
+        under way except one retrying because both members are down. (Wedged by an
+        uncovered standby failure or after a failed promotion, it waits for a member
+        to heal: a repair, which is a fault event.) Then the
         heartbeats, watchdog re-arms and promotion retries repeat unchanged until a
         member fails or is repaired, so skipping them (moving their timers with the
         clock) changes nothing.
@@ -373,7 +438,7 @@ class ActivePassive(Forwarder):
             reply(request, ERROR, self.name)
             return
         m = self.active
-        if m.suspected:
+        if m.suspected or self._wedged is not None:
             reply(request, REJECTED, self.name)
             return
         self._forward(m, m.service, m.down_hop, m.up_hop, request, reply)

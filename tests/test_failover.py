@@ -176,6 +176,7 @@ def test_conservation_and_determinism(assert_conserved):
         ({"timeout": -1}, r"timeout must be a number > 0, got -1"),
         ({"coverage": 1.5}, r"coverage must be a probability in \[0, 1\], got 1.5"),
         ({"failback": "never"}, r"failback must be one of 'auto', 'stay', got 'never'"),
+        ({"coverage_on": "standby"}, r"coverage_on must be one of 'active', 'any', got 'standby'"),
         ({"healthy_after": 0}, r"healthy_after must be an integer >= 1, got 0"),
         ({"promotion_delay": "soon"}, r"promotion_delay must be a Distribution"),
         ({"primary": "p"}, r"primary must be a service"),
