@@ -6,25 +6,36 @@
     hasim compare single_server my_design.py --rate 50 --timeout 2s
     hasim sweep single_server --grid mttr=10m,30m,1h --target unavailability:rel=0.1
     hasim run single_server --chaos outage.toml --faults-out faults.toml
+    hasim run models/lb_cluster.toml --reps 2 --horizon 1h
+    hasim check my_design.toml            # validate a design file without running it
+    hasim draw my_design.toml -o design.png
     hasim models
     hasim validate                        # the simulator against theory (quick)
     hasim validate --full --markdown > VALIDATION.md
 
-A MODEL is the name of a ready model (``hasim models`` lists them) or a path to
-a model file (``PARAMS`` and ``build(sim, **params)``). Results go to stdout as a
-table, or with ``--json`` as one JSON object per design point; ``--csv FILE``
-writes one row per run and ``--out DIR`` keeps every finished run on disk so an
-interrupted command resumes where it stopped. ``--plot FILE`` draws the result
-(with ``hasim.plot``; the suffix picks the format: ``.png``, ``.svg``, ``.pdf``, ...):
-``run`` and ``compare`` show each design's availability (uptime with ``--no-traffic``)
-and its 95 % interval, ``compare`` also the paired difference of every design from
-the first; ``sweep`` the availability against the first ``--grid`` parameter, one
-line per design (and per value of the other grid parameters).
+A MODEL is the name of a ready model (``hasim models`` lists them), a path to a
+model file (``PARAMS`` and ``build(sim, **params)``) or a design file (``.toml``,
+see ``docs/design_files.md``), whose ``[experiment]`` section gives the defaults of
+``--reps``/``--target``, ``--horizon``, ``--warmup``, ``--seed`` and ``--grid``, and
+whose ``[workload]`` the default workload; the command line overrides both. Results
+go to stdout as a table, or with ``--json`` as one JSON object per design point;
+``--csv FILE`` writes one row per run and ``--out DIR`` keeps every finished run on
+disk so an interrupted command resumes where it stopped. ``--plot FILE`` draws the
+result (with ``hasim.plot``; the suffix picks the format: ``.png``, ``.svg``,
+``.pdf``, ...): ``run`` and ``compare`` show each design's availability (uptime with
+``--no-traffic``) and its 95 % interval, ``compare`` also the paired difference of
+every design from the first; ``sweep`` the availability against the first ``--grid``
+parameter, one line per design (and per value of the other grid parameters).
 
 ``--chaos FILE`` applies a chaos schedule (``[[fault]]`` tables, see
 ``hasim.chaos``) in every run, or replays a fault history written by
 ``--faults-out FILE`` (the faults of replication 0, the seed's run): a replay
 on another design skips the components it does not have, and says so.
+
+``hasim check FILE...`` validates design files without running them: one line
+per file, exit code 2 (and the file, line, table and key on stderr) for the first
+error. ``hasim draw FILE`` draws a design file (components in their zones, arrows
+for requests, failover, replication and links) to a PNG (``-o``).
 
 ``hasim validate`` runs the validation cases (``hasim.validation``) to their
 stated precision and prints, per case, the theory, the simulated mean, its 95 %
@@ -40,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import math
 import os
@@ -53,6 +65,7 @@ from typing import Any, NoReturn
 
 from hasim import units
 from hasim.chaos import Chaos, ScheduleError
+from hasim.designfile import DesignError
 from hasim.errors import ConfigError, HasimError
 from hasim.metrics.result import SUMMARY_COLUMNS
 
@@ -192,10 +205,16 @@ def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = Fal
         help="a model parameter (repeatable); literals, durations (mttr=20m) or text",
     )
     run.add_argument(
-        "--horizon", type=_duration, default="7d", help="simulated time per run (default 7d)"
+        "--horizon",
+        type=_duration,
+        default=None,
+        help="simulated time per run (default: the design file's, else 7d)",
     )
     run.add_argument(
-        "--warmup", type=_duration, default=0.0, help="unmeasured start of each run (default 0)"
+        "--warmup",
+        type=_duration,
+        default=None,
+        help="unmeasured start of each run (default: the design file's, else 0)",
     )
     reps = run.add_mutually_exclusive_group()
     reps.add_argument("--reps", type=_integer(1), help="replications per design point (default 10)")
@@ -206,7 +225,10 @@ def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = Fal
         "e.g. unavailability:rel=0.1,max=200",
     )
     run.add_argument(
-        "--seed", type=_integer(0), default=0, help="replication r runs with seed SEED + r"
+        "--seed",
+        type=_integer(0),
+        default=None,
+        help="replication r runs with seed SEED + r (default: the design file's, else 0)",
     )
     load = command.add_argument_group("workload (default: the model's WORKLOAD, else --rate 10)")
     kind = load.add_mutually_exclusive_group()
@@ -258,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
         "130 interrupted. See 'hasim COMMAND --help'.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model = "a ready model's name (see hasim models) or a .py model file"
+    model = "a ready model's name (see hasim models), a .py model file or a .toml design file"
     run = commands.add_parser("run", help="run one model", description="Run one model.")
     run.add_argument("models", nargs=1, metavar="MODEL", help=model)
     compare = commands.add_parser(
@@ -278,11 +300,37 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2,...",
         type=_grid_axis,
         action="append",
-        required=True,
-        help="values of a parameter (repeatable: every combination is run)",
+        help="values of a parameter (repeatable: every combination is run); "
+        "default: the design file's [experiment] grid",
     )
     for command in (run, compare, sweep):
         _add_run_options(command, faults_out=command is run)
+    check = commands.add_parser(
+        "check",
+        help="validate design files without running them",
+        description="Read and check design files (.toml): one summary line each; exit code 2 "
+        "and one line naming the file, line, table and key for the first error.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="design files (.toml)")
+    draw = commands.add_parser(
+        "draw",
+        help="draw a design file",
+        description="Draw a design file: components grouped in their zones, arrows for "
+        "requests, failover, replication and links.",
+    )
+    draw.add_argument("files", nargs=1, metavar="FILE", help="a design file (.toml)")
+    draw.add_argument(
+        "-o", "--output", metavar="FILE", help="the picture (.png, .svg, .pdf; default FILE.png)"
+    )
+    draw.add_argument(
+        "--set",
+        dest="settings",
+        metavar="NAME=VALUE",
+        type=_setting,
+        action="append",
+        default=[],
+        help="a design parameter (repeatable)",
+    )
     models = commands.add_parser(
         "models",
         help="list the ready models and their parameters",
@@ -319,8 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_models(args.models)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "check":
+            return _check_designs(args.files)
+        if args.command == "draw":
+            return _draw_design(args)
         return _experiment(args)
-    except ScheduleError as error:  # names the schedule's file and line itself
+    except (ScheduleError, DesignError) as error:  # name their file and line themselves
         print(f"hasim: {error}", file=sys.stderr)
         return 2
     except HasimError as error:
@@ -360,13 +412,24 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(f"sweep: --grid {name} is given twice")
         grid[name] = values
         tokens[name] = {repr(v): t for v, t in zip(values, typed, strict=True)}
+    defaults = _file_settings(refs)  # the design files' [experiment] sections
+    if not grid and "grid" in defaults:
+        grid, tokens = defaults["grid"], defaults["grid_tokens"]
+    if args.command == "sweep" and not grid:
+        raise ConfigError(
+            "sweep: the following arguments are required: --grid NAME=V1,V2,... "
+            "(or a design file with an [experiment] grid)"
+        )
     params = dict(args.settings)
     both = sorted(set(params) & set(grid))
     if both:
         raise ConfigError(f"sweep: {', '.join(both)} given in both --set and --grid")
-    target = None
+    target, reps = None, args.reps
     if args.target is not None:
         target = Target.parse(args.target)
+    elif reps is None:
+        target, reps = defaults.get("target"), defaults.get("reps")
+    if target is not None:
         if target.metric not in METRICS:
             raise ConfigError(
                 f"Target: metric must be one of {', '.join(METRICS)}, got {target.metric!r}"
@@ -379,6 +442,8 @@ def _experiment(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _check_plot_format(args.plot)
     workload = _workload(args, refs)
+    if workload is None:  # --no-traffic, or design files without traffic: uptime is the metric
+        args.no_traffic = True
     if args.chaos is not None:
         workload = _WithChaos.read(args.chaos, workload)
     experiment = Experiment(
@@ -386,11 +451,11 @@ def _experiment(args: argparse.Namespace) -> int:
         grid=grid or None,
         params=params,
         workload=workload,
-        horizon=args.horizon,
-        warmup=args.warmup,
-        reps=args.reps,
+        horizon=_given(args.horizon, defaults.get("horizon"), 7 * units.days),
+        warmup=_given(args.warmup, defaults.get("warmup"), 0.0),
+        reps=reps,
         target=target,
-        seed=args.seed,
+        seed=_given(args.seed, defaults.get("seed"), 0),
     )
     if args.chaos is not None:
         _check_chaos(experiment)
@@ -432,7 +497,37 @@ def _experiment(args: argparse.Namespace) -> int:
     return _report_failures(result, len(result) + len(result.failures), args.out)
 
 
-def _workload(args: argparse.Namespace, refs: list[Any]) -> dict[str, Any] | None:
+def _given(flag: Any, file: Any, default: Any) -> Any:
+    """The command line's value, else the design file's, else the default."""
+    return flag if flag is not None else file if file is not None else default
+
+
+def _file_settings(refs: list[Any]) -> dict[str, Any]:
+    """The ``[experiment]`` settings of the design files among ``refs`` (they must agree)."""
+    from hasim import units as u
+
+    merged: dict[str, Any] = {}
+    for ref in refs:
+        design = getattr(ref.module(), "DESIGN", None)
+        if design is None:
+            continue
+        settings = dict(design.experiment)
+        if "grid" in settings:
+            settings["grid_tokens"] = design.grid_tokens
+        for name, value in settings.items():
+            if name in merged and repr(merged[name]) != repr(value):
+                flag = {"target": "--reps or --target", "grid_tokens": "--grid"}.get(name, name)
+                flag = flag if flag.startswith("--") else f"--{flag}"
+                shown = {"horizon": u.format_duration, "warmup": u.format_duration}.get(name, repr)
+                raise ConfigError(
+                    f"the design files' [experiment] sections differ in {name} "
+                    f"({shown(merged[name])} and {shown(value)}): give {flag}"
+                )
+            merged[name] = value
+    return merged
+
+
+def _workload(args: argparse.Namespace, refs: list[Any]) -> Any:
     if args.think is not None and args.users is None:
         raise ConfigError("--think applies to a closed loop: give --users too")
     if args.no_traffic:
@@ -455,15 +550,30 @@ def _workload(args: argparse.Namespace, refs: list[Any]) -> dict[str, Any] | Non
                 f"the models declare different default workloads ({defaults}); "
                 "give --rate, --users or --no-traffic"
             )
-        workload = dict(next(iter(defaults.values())))
+        workload = next(iter(defaults.values()))
+        if workload is None:  # a design file's [workload] kind = "none"
+            if args.timeout is not None:
+                raise ConfigError("--timeout applies to requests: the design has no traffic")
+            return None
+        if not isinstance(workload, dict):  # a design file's FileWorkload (retries, ...)
+            if args.timeout is not None:
+                workload = dataclasses.replace(workload, timeout=args.timeout)
+            return workload
+        workload = dict(workload)
     if args.timeout is not None:
         workload["timeout"] = args.timeout
     return workload
 
 
 def _module_workload(ref: Any) -> dict[str, Any]:
-    """The model module's optional ``WORKLOAD`` dict, else an open loop at DEFAULT_RATE."""
-    workload = getattr(ref.module(), "WORKLOAD", None)
+    """The model module's optional ``WORKLOAD`` dict, else an open loop at DEFAULT_RATE.
+
+    A design file's ``[workload]`` may also be None (no traffic) or a ``FileWorkload``.
+    """
+    module = ref.module()
+    workload = getattr(module, "WORKLOAD", None)
+    if getattr(module, "DESIGN", None) is not None and hasattr(module, "WORKLOAD"):
+        return workload
     if workload is None:
         return {"rate": DEFAULT_RATE}
     if not isinstance(workload, dict):
@@ -489,6 +599,32 @@ def _preflight(experiment: Any) -> None:
         experiment.check()
     except ConfigError as error:
         raise ConfigError(str(error)) from None
+
+
+# -- design files ---------------------------------------------------------------------------------
+
+
+def _check_designs(files: Sequence[str]) -> int:
+    """``hasim check``: one summary line per valid file; the first error ends with exit code 2."""
+    from hasim.designfile import load_design
+
+    for path in files:
+        print(load_design(path).summary())
+    return 0
+
+
+def _draw_design(args: argparse.Namespace) -> int:
+    """``hasim draw``: the design file drawn to ``-o FILE`` (default: its name with .png)."""
+    from hasim.designfile import draw, load_design
+
+    path = args.files[0]
+    output = args.output or str(Path(Path(path).name).with_suffix(".png"))
+    if not Path(output).resolve().parent.is_dir():
+        raise ConfigError(f"-o: the folder of {output!r} does not exist")
+    _check_plot_format(output, "-o")
+    draw(load_design(path), output, **dict(args.settings))
+    print(f"hasim: wrote the drawing of {path} to {output}", file=sys.stderr)
+    return 0
 
 
 # -- fault injection ------------------------------------------------------------------------------
@@ -632,7 +768,7 @@ def _caption(experiment: Any) -> str:
         workload, chaos = workload.workload, f", chaos {workload.source}"
     if workload is None:
         load = "no traffic (uptime only)"
-    elif hasattr(workload, "rate"):
+    elif getattr(workload, "rate", None) is not None:
         load = f"open loop {workload.rate:g} req/s"
     else:
         think = units.format_duration(workload.think_time.mean)
@@ -723,7 +859,7 @@ def _comparison(result: Any, experiment: Any, metric: str) -> str:
     return "\n".join(lines)
 
 
-def _check_plot_format(path: str) -> None:
+def _check_plot_format(path: str, flag: str = "--plot") -> None:
     """Refuse a --plot FILE whose suffix matplotlib cannot write, before anything runs."""
     from matplotlib.figure import Figure
 
@@ -731,7 +867,7 @@ def _check_plot_format(path: str) -> None:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in formats:
         allowed = ", ".join(f".{f}" for f in sorted(formats))
-        raise ConfigError(f"--plot: FILE must end in one of {allowed}, got {path!r}")
+        raise ConfigError(f"{flag}: FILE must end in one of {allowed}, got {path!r}")
 
 
 def _write_plot(args: argparse.Namespace, result: Any, experiment: Any, tokens: dict) -> None:

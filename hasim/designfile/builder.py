@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from hasim.designfile import schema
 from hasim.designfile.expr import ExprError, parse_structure, suggest
-from hasim.designfile.schema import Bad, Key
+from hasim.designfile.schema import Key
 from hasim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class Builder:
         self.groups: dict[str, list[str]] = {}
         self.arrows: list[tuple[str, str, str]] = []
         self.structure: Any = None
+        #: the up expression as written, with its ${...} computed
+        self.up_text = ""
         self.entry: Any = None
         self.entry_name = ""
         self.network: dict[str, Any] = {}
@@ -54,15 +56,22 @@ class Builder:
             if count is None:
                 self._one(kind, name, name, body, self.design.scope(self.params))
                 continue
-            n = self.design.value(where, (kind, name), "count", count, schema.integer(1),
-                                  self.design.scope(self.params))  # fmt: skip
+            n = self.design.value(
+                where,
+                (kind, name),
+                "count",
+                count,
+                schema.integer(1),
+                self.design.scope(self.params),
+            )
             stamped = []
             for i in range(n):
                 scope = self.design.scope(self.params, i=i)
                 label = f"{name}{i}"
                 if "name" in body:
-                    label = self.design.value(where, (kind, name), "name", body["name"],
-                                              schema.text, scope)  # fmt: skip
+                    label = self.design.value(
+                        where, (kind, name), "name", body["name"], schema.text, scope
+                    )
                 self._one(kind, name, label, body, scope, index=i)
                 stamped.append(label)
             self.groups[name] = stamped
@@ -79,8 +88,12 @@ class Builder:
         else:
             candidates = [(k, n, c) for k, n, c in self.components if k in services]
             if not candidates:
-                self.design.fail(("design",), (), "[design] the design has no service to send "
-                                 "requests to (a server, balancer, failover pair or store)")  # fmt: skip
+                self.design.fail(
+                    ("design",),
+                    (),
+                    "[design] the design has no service to send "
+                    "requests to (a server, balancer, failover pair or store)",
+                )
             _, name, target = candidates[-1]
         self.entry, self.entry_name = target, name
 
@@ -88,8 +101,14 @@ class Builder:
         settings = self.design.settings
         path, where = ("design",), "[design]"
         if "reward" in settings:
-            reward = self.design.value(where, path, "reward", settings["reward"], schema.texts,
-                                       self.design.scope(self.params))  # fmt: skip
+            reward = self.design.value(
+                where,
+                path,
+                "reward",
+                settings["reward"],
+                schema.texts,
+                self.design.scope(self.params),
+            )
             from hasim.structure import share_up
 
             leaves = [c for name in reward for c in self.many(path, where, "reward", name)]
@@ -100,8 +119,9 @@ class Builder:
             if reward is not None:
                 self.design.fail(path, ("reward",), f"{where} reward needs an up expression")
             return
-        text = self.design.value(where, path, "up", settings["up"], schema.text,
-                                 self.design.scope(self.params))  # fmt: skip
+        text = self.design.value(
+            where, path, "up", settings["up"], schema.text, self.design.scope(self.params)
+        )
 
         def resolve(name: str) -> Any:
             if name in self.by_name:
@@ -109,7 +129,9 @@ class Builder:
             if name in self.groups:
                 return [self.by_name[n] for n in self.groups[name]]
             known = [*self.by_name, *self.groups]
-            raise ExprError(f"{name!r} is no component or group of the design{suggest(name, known)}")
+            raise ExprError(
+                f"{name!r} is no component or group of the design{suggest(name, known)}"
+            )
 
         try:
             up = parse_structure(text, resolve, _serving, _replicas)
@@ -119,21 +141,29 @@ class Builder:
             raise AssertionError(up)
         self.sim.up_when(up, reward=reward)
         self.structure = up
+        self.up_text = " ".join(text.split())
 
     # -- one component --------------------------------------------------------------------------
 
-    def _one(self, kind: str, table: str, name: str, body: dict, scope: Any, index: int = 0) -> None:
+    def _one(
+        self, kind: str, table: str, name: str, body: dict, scope: Any, index: int = 0
+    ) -> None:
         design = self.design
         path, where = (kind, table), f"[{kind}.{table}]"
         if kind == "store":
             store_kind = body.get("kind")
             if store_kind not in schema.STORE_KINDS:
                 allowed = ", ".join(schema.STORE_KINDS)
-                hint = suggest(store_kind, schema.STORE_KINDS) if isinstance(store_kind, str) else ""
+                hint = (
+                    suggest(store_kind, schema.STORE_KINDS) if isinstance(store_kind, str) else ""
+                )
                 if store_kind is None:
                     design.fail(path, (), f"{where} missing required key 'kind' (one of {allowed})")
-                design.fail(path, ("kind",), f"{where} kind must be one of {allowed}{hint}, "
-                            f"got {store_kind!r}")  # fmt: skip
+                design.fail(
+                    path,
+                    ("kind",),
+                    f"{where} kind must be one of {allowed}{hint}, got {store_kind!r}",
+                )
             spec = {**schema.KINDS[store_kind], "kind": Key(lambda v: v, arg="")}
         elif kind in schema.DOMAIN_TABLES:
             spec = schema.KINDS["domain"]
@@ -159,8 +189,9 @@ class Builder:
         self.by_name[name] = component
         self.kinds[name] = kind if kind != "store" else f"store:{body['kind']}"
 
-    def _make(self, kind: str, path: tuple, where: str, name: str, values: dict, args: dict,
-              scope: Any) -> Any:  # fmt: skip
+    def _make(
+        self, kind: str, path: tuple, where: str, name: str, values: dict, args: dict, scope: Any
+    ) -> Any:
         import hasim as hs
 
         sim = self.sim
@@ -173,19 +204,30 @@ class Builder:
             self.arrows.append((name, values["backend"], "request"))
             return hs.AppServer(sim, name, backend=backend, **args)
         if kind == "balancer":
-            backends = [c for ref in values["backends"] for c in self.many(path, where, "backends", ref)]
+            backends = [
+                c for ref in values["backends"] for c in self.many(path, where, "backends", ref)
+            ]
             if "policy" in values:
                 args["policy"] = self._policy(path, where, values["policy"], scope)
             if "health_check" in values:
-                args["health_check"] = self._health_check(path, where, values["health_check"], scope)
+                args["health_check"] = self._health_check(
+                    path, where, values["health_check"], scope
+                )
             if "outlier_detection" in values:
                 table = values["outlier_detection"]
                 if not isinstance(table, dict):
-                    self.design.fail(path, ("outlier_detection",), f"{where} outlier_detection "
-                                     f"must be a table, got {table!r}")  # fmt: skip
-                conv = self.design._convert(where, path, _prefixed(schema.OUTLIER_DETECTION,
-                                            "outlier_detection"), _prefix(table, "outlier_detection"),
-                                            scope)  # fmt: skip
+                    self.design.fail(
+                        path,
+                        ("outlier_detection",),
+                        f"{where} outlier_detection must be a table, got {table!r}",
+                    )
+                conv = self.design._convert(
+                    where,
+                    path,
+                    _prefixed(schema.OUTLIER_DETECTION, "outlier_detection"),
+                    _prefix(table, "outlier_detection"),
+                    scope,
+                )
                 args["outlier_detection"] = hs.OutlierDetection(**_unprefix(conv))
             lb = hs.LoadBalancer(sim, name, backends=backends, **args)
             for backend in backends:
@@ -247,8 +289,12 @@ class Builder:
         if ref in self.by_name:
             return self.by_name[ref]
         if ref in self.groups:
-            self.design.fail(path, (key,), f"{where} {key} must name one component, got the group "
-                             f"{ref!r} ({', '.join(self.groups[ref])})")  # fmt: skip
+            self.design.fail(
+                path,
+                (key,),
+                f"{where} {key} must name one component, got the group "
+                f"{ref!r} ({', '.join(self.groups[ref])})",
+            )
         self._missing(path, where, key, ref)
 
     def many(self, path: tuple, where: str, key: str, ref: str) -> list[Any]:
@@ -260,11 +306,19 @@ class Builder:
     def _missing(self, path: tuple, where: str, key: str, ref: str) -> Any:
         later = [name for kind, name, _ in self.design.tables if name == ref]
         if later:
-            self.design.fail(path, (key,), f"{where} {key} refers to {ref!r}, which is defined "
-                             "further down: define components before those that use them")  # fmt: skip
+            self.design.fail(
+                path,
+                (key,),
+                f"{where} {key} refers to {ref!r}, which is defined "
+                "further down: define components before those that use them",
+            )
         known = [*self.by_name, *self.groups]
-        self.design.fail(path, (key,), f"{where} {key} refers to an unknown component {ref!r}"
-                         f"{suggest(ref, known)}; defined above: {', '.join(known) or 'none'}")  # fmt: skip
+        self.design.fail(
+            path,
+            (key,),
+            f"{where} {key} refers to an unknown component {ref!r}"
+            f"{suggest(ref, known)}; defined above: {', '.join(known) or 'none'}",
+        )
 
     def _failures(self, path: tuple, where: str, value: Any, scope: Any) -> Any:
         items = value if isinstance(value, list) else [value]
@@ -279,30 +333,47 @@ class Builder:
         if isinstance(item, str):
             if item not in templates:
                 known = ", ".join(templates) or "none"
-                design.fail(path, ("failures",), f"{where} failures refers to an unknown failure "
-                            f"model {item!r}{suggest(item, templates)}; [failures.*] has: {known}")  # fmt: skip
+                design.fail(
+                    path,
+                    ("failures",),
+                    f"{where} failures refers to an unknown failure "
+                    f"model {item!r}{suggest(item, templates)}; [failures.*] has: {known}",
+                )
             path, where, table = ("failures", item), f"[failures.{item}]", templates[item]
             keys: tuple[str, ...] = ()
         elif isinstance(item, dict):
             table, keys = item, ("failures",)
         else:
-            design.fail(path, ("failures",), f"{where} failures must be the name of a "
-                        f"[failures.NAME] table, a table or a list of them, got {item!r}")  # fmt: skip
+            design.fail(
+                path,
+                ("failures",),
+                f"{where} failures must be the name of a "
+                f"[failures.NAME] table, a table or a list of them, got {item!r}",
+            )
         kind = table.get("kind", "crash")
         if kind not in schema.FAILURE_KINDS:
-            design.fail(path, (*keys, "kind"), f"{where} failures kind must be one of "
-                        f"{', '.join(schema.FAILURE_KINDS)}{suggest(str(kind), schema.FAILURE_KINDS)}, "
-                        f"got {kind!r}")  # fmt: skip
+            design.fail(
+                path,
+                (*keys, "kind"),
+                f"{where} failures kind must be one of "
+                f"{', '.join(schema.FAILURE_KINDS)}{suggest(str(kind), schema.FAILURE_KINDS)}, "
+                f"got {kind!r}",
+            )
         spec = {**schema.FAILURE_KINDS[kind], "kind": Key(lambda v: v, arg="")}
         prefix = ".".join(keys)
-        values = design._convert(where, path, _prefixed(spec, prefix), _prefix(table, prefix), scope)
+        values = design._convert(
+            where, path, _prefixed(spec, prefix), _prefix(table, prefix), scope
+        )
         values = _unprefix(values)
         values.pop("kind", None)
         if "crews" in values:
             crew = self.single(path, where, f"{prefix}.crews".lstrip("."), values["crews"])
             if not isinstance(crew, hs.RepairCrews):
-                design.fail(path, (*keys, "crews"), f"{where} crews must name a [crew.NAME], "
-                            f"got {values['crews']!r}")  # fmt: skip
+                design.fail(
+                    path,
+                    (*keys, "crews"),
+                    f"{where} crews must name a [crew.NAME], got {values['crews']!r}",
+                )
             values["crews"] = crew
         cls = {
             "crash": hs.Failures,
@@ -331,8 +402,12 @@ class Builder:
         kind = table.get("kind") if isinstance(table, dict) else None
         if kind not in classes:
             hint = suggest(kind, classes) if isinstance(kind, str) else ""
-            self.design.fail(path, ("policy",), f"{where} policy must be one of "
-                             f"{', '.join(classes)}{hint}, got {kind if kind else value!r}")  # fmt: skip
+            self.design.fail(
+                path,
+                ("policy",),
+                f"{where} policy must be one of "
+                f"{', '.join(classes)}{hint}, got {kind if kind else value!r}",
+            )
         options = {k: v for k, v in table.items() if k != "kind"}
         try:
             return classes[kind](**options)
@@ -343,19 +418,28 @@ class Builder:
         import hasim as hs
 
         if not isinstance(value, dict):
-            self.design.fail(path, ("health_check",), f"{where} health_check must be a table "
-                             f"such as {{ interval = \"5s\", timeout = \"1s\" }}, got {value!r}")  # fmt: skip
+            self.design.fail(
+                path,
+                ("health_check",),
+                f"{where} health_check must be a table "
+                f'such as {{ interval = "5s", timeout = "1s" }}, got {value!r}',
+            )
         spec = _prefixed(schema.HEALTH_CHECK, "health_check")
-        values = _unprefix(self.design._convert(where, path, spec, _prefix(value, "health_check"),
-                                                scope))  # fmt: skip
+        values = _unprefix(
+            self.design._convert(where, path, spec, _prefix(value, "health_check"), scope)
+        )
         preset = values.pop("preset", None)
         try:
             if preset is None:
                 return hs.HealthCheck(**values)
             make = getattr(hs.HealthCheck, "preset", None)
             if make is None:
-                self.design.fail(path, ("health_check",), f"{where} health_check.preset needs "
-                                 "hasim.HealthCheck.preset, which this version lacks")  # fmt: skip
+                self.design.fail(
+                    path,
+                    ("health_check",),
+                    f"{where} health_check.preset needs "
+                    "hasim.HealthCheck.preset, which this version lacks",
+                )
             return make(preset, **values)
         except (ConfigError, TypeError) as error:
             self.design.fail(path, ("health_check",), f"{where} health_check: {error}")
@@ -363,11 +447,15 @@ class Builder:
     def _home_zone(self, path: tuple, where: str, lb: Any, backends: list, zone: str) -> None:
         same, cross = self.network.get("same_zone"), self.network.get("cross_zone")
         if same is None or cross is None:
-            self.design.fail(path, ("home_zone",), f"{where} home_zone needs [network] same_zone "
-                             "and cross_zone latencies")  # fmt: skip
+            self.design.fail(
+                path,
+                ("home_zone",),
+                f"{where} home_zone needs [network] same_zone and cross_zone latencies",
+            )
         for backend in backends:
-            self.sim.network.set_latency(lb.name, backend.name,
-                                         same if backend.zone == zone else cross)  # fmt: skip
+            self.sim.network.set_latency(
+                lb.name, backend.name, same if backend.zone == zone else cross
+            )
 
 
 # -- helpers --------------------------------------------------------------------------------------

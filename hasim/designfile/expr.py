@@ -170,8 +170,12 @@ FUNCTIONS = {
 }
 
 
-def parse_structure(text: str, resolve: Callable[[str], Any], serving: Callable[[Any], Any],
-                    replicas: Callable[[Any], list[Any]]) -> Any:  # fmt: skip
+def parse_structure(
+    text: str,
+    resolve: Callable[[str], Any],
+    serving: Callable[[Any], Any],
+    replicas: Callable[[Any], list[Any]],
+) -> Any:
     """The ``up`` expression ``text`` as a ``hasim.Structure`` (or a predicate).
 
     Args:

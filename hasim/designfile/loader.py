@@ -24,7 +24,7 @@ from typing import Any
 from hasim import units
 from hasim.designfile import schema
 from hasim.designfile.builder import Builder
-from hasim.designfile.expr import ExprError, placeholders, substitute, suggest
+from hasim.designfile.expr import ExprError, substitute, suggest
 from hasim.designfile.schema import Bad
 from hasim.errors import ConfigError
 
@@ -129,15 +129,21 @@ class Design:
         self.data = data
         for section in data:
             if section not in schema.SECTIONS:
-                self.fail((), (section,), f"unknown section [{section}]{suggest(section, schema.SECTIONS)}"
-                          f"; known: {', '.join(schema.SECTIONS)}")  # fmt: skip
+                self.fail(
+                    (),
+                    (section,),
+                    f"unknown section [{section}]{suggest(section, schema.SECTIONS)}"
+                    f"; known: {', '.join(schema.SECTIONS)}",
+                )
         design = self._table(data, "design")
         for key in design:
             if key not in schema.DESIGN_KEYS:
                 self.unknown(("design",), key, schema.DESIGN_KEYS)
         for key in ("name", "description", "entry", "up"):
             if key in design and not isinstance(design[key], str):
-                self.fail(("design",), (key,), f"[design] {key} must be a string, got {design[key]!r}")
+                self.fail(
+                    ("design",), (key,), f"[design] {key} must be a string, got {design[key]!r}"
+                )
         self.name = design.get("name") or Path(source).stem
         self.description = design.get("description", "")
         self.settings = design
@@ -145,11 +151,15 @@ class Design:
         self.templates = self._table(data, "failures")
         for name, body in self.templates.items():
             if not isinstance(body, dict):
-                self.fail(("failures",), (name,),
-                          f"[failures] {name} must be a table ([failures.{name}]), got {body!r}")  # fmt: skip
+                self.fail(
+                    ("failures",),
+                    (name,),
+                    f"[failures] {name} must be a table ([failures.{name}]), got {body!r}",
+                )
         self.tables = self._read_tables(data)
         self.defaults = self.resolve({})
         self.has_workload = "workload" in data
+        self.grid_tokens: dict[str, dict[str, str]] = {}
         self.workload = self._read_workload(self._table(data, "workload"))
         self.experiment = self._read_experiment(self._table(data, "experiment"))
         self.check()
@@ -165,12 +175,18 @@ class Design:
     def _read_params(self, table: dict[str, Any]) -> dict[str, Any]:
         for name in table:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "i":
-                self.fail(("params",), (name,),
-                          f"[params] {name!r} must be a name (letters, digits, _; not 'i')")  # fmt: skip
+                self.fail(
+                    ("params",),
+                    (name,),
+                    f"[params] {name!r} must be a name (letters, digits, _; not 'i')",
+                )
             value = table[name]
             if isinstance(value, (dict, list)):
-                self.fail(("params",), (name,),
-                          f"[params] {name} must be a number, a string or a boolean, got {value!r}")  # fmt: skip
+                self.fail(
+                    ("params",),
+                    (name,),
+                    f"[params] {name} must be a number, a string or a boolean, got {value!r}",
+                )
         self.param_docs = {name: self._lines.comment(("params",), name) for name in table}
         return dict(table)
 
@@ -179,8 +195,11 @@ class Design:
         for kind in schema.COMPONENT_TABLES:
             for name, body in self._table(data, kind).items():
                 if not isinstance(body, dict):
-                    self.fail((kind,), (name,), f"[{kind}] {name} must be a table "
-                              f"([{kind}.{name}]), got {body!r}")  # fmt: skip
+                    self.fail(
+                        (kind,),
+                        (name,),
+                        f"[{kind}] {name} must be a table ([{kind}.{name}]), got {body!r}",
+                    )
                 found.append((kind, name, body))
         if "network" in data:
             found.append(("network", "", self._table(data, "network")))
@@ -188,8 +207,11 @@ class Design:
         for kind, name, _ in found:
             if kind != "network" and name in seen:
                 other = seen[name]
-                self.fail((kind, name), (),
-                          f"[{kind}.{name}] duplicate name: [{other[0]}.{other[1]}] has it too")  # fmt: skip
+                self.fail(
+                    (kind, name),
+                    (),
+                    f"[{kind}.{name}] duplicate name: [{other[0]}.{other[1]}] has it too",
+                )
             seen[name] = (kind, name)
 
         def where(item: tuple[str, str, dict]) -> float:
@@ -211,8 +233,12 @@ class Design:
         unknown = sorted(set(given) - set(self.params))
         if unknown:
             hint = suggest(unknown[0], self.params)
-            self.fail(("params",), (), f"[params] unknown parameter(s) {unknown}{hint}; known: "
-                      f"{', '.join(self.params) or 'none'}")  # fmt: skip
+            self.fail(
+                ("params",),
+                (),
+                f"[params] unknown parameter(s) {unknown}{hint}; known: "
+                f"{', '.join(self.params) or 'none'}",
+            )
         raw = {**self.params, **given}
         done: dict[str, Any] = {}
 
@@ -222,8 +248,9 @@ class Design:
             if name not in raw:
                 raise ExprError(f"unknown parameter {name!r}{suggest(name, raw)}")
             if name in stack:
-                raise ExprError(f"parameters refer to each other in a cycle: "
-                                f"{' -> '.join((*stack, name))}")  # fmt: skip
+                raise ExprError(
+                    f"parameters refer to each other in a cycle: {' -> '.join((*stack, name))}"
+                )
             value = substitute(raw[name], lambda n: get(n, (*stack, name)))
             done[name] = _normal(value)
             return done[name]
@@ -237,8 +264,14 @@ class Design:
 
     # -- workload and experiment ----------------------------------------------------------------
 
-    def _convert(self, where: str, path: tuple[str, ...], spec: Mapping[str, schema.Key],
-                 body: Mapping[str, Any], scope: Any) -> dict[str, Any]:  # fmt: skip
+    def _convert(
+        self,
+        where: str,
+        path: tuple[str, ...],
+        spec: Mapping[str, schema.Key],
+        body: Mapping[str, Any],
+        scope: Any,
+    ) -> dict[str, Any]:
         """Each key of ``body`` substituted and converted by ``spec``; errors name the key."""
         out = {}
         for key, raw in body.items():
@@ -251,8 +284,15 @@ class Design:
                 self.fail(path, (), f"{where} missing required key {key!r} (required: {allowed})")
         return out
 
-    def value(self, where: str, path: tuple[str, ...], key: str, raw: Any,
-              convert: Callable[[Any], Any], scope: Any) -> Any:  # fmt: skip
+    def value(
+        self,
+        where: str,
+        path: tuple[str, ...],
+        key: str,
+        raw: Any,
+        convert: Callable[[Any], Any],
+        scope: Any,
+    ) -> Any:
         """``raw`` with ``${...}`` substituted, converted; a DesignError names ``key``."""
         try:
             value = substitute(raw, scope)
@@ -263,7 +303,9 @@ class Design:
         except Bad as bad:
             shown = f"{key}.{bad.note}" if bad.note and bad.note != key else key
             got = bad.value if bad.value is not None or bad.note else value
-            self.fail(path, tuple(shown.split(".")), f"{where} {shown} must be {bad.allowed}, got {got!r}")
+            self.fail(
+                path, tuple(shown.split(".")), f"{where} {shown} must be {bad.allowed}, got {got!r}"
+            )
 
     def scope(self, params: Mapping[str, Any], **extra: Any) -> Callable[[str], Any]:
         """A lookup of parameter names (and ``extra`` names such as ``i``) for ``${...}``."""
@@ -271,8 +313,10 @@ class Design:
 
         def lookup(name: str) -> Any:
             if name not in names:
-                raise ExprError(f"unknown parameter {name!r} in ${{...}}{suggest(name, names)}; "
-                                f"known: {', '.join(names) or 'none'}")  # fmt: skip
+                raise ExprError(
+                    f"unknown parameter {name!r} in ${{...}}{suggest(name, names)}; "
+                    f"known: {', '.join(names) or 'none'}"
+                )
             return names[name]
 
         return lookup
@@ -301,26 +345,48 @@ class Design:
                 else:
                     raise ConfigError(f"got {target!r}")
             except (ConfigError, TypeError) as error:
-                self.fail(path, ("target",), f"{where} target must be 'METRIC:rel=R,max=N' or "
-                          f"{{ metric = ..., rel = ... }} ({error})")  # fmt: skip
+                self.fail(
+                    path,
+                    ("target",),
+                    f"{where} target must be 'METRIC:rel=R,max=N' or "
+                    f"{{ metric = ..., rel = ... }} ({error})",
+                )
             if target.metric not in METRICS:
-                self.fail(path, ("target",), f"{where} target metric must be one of "
-                          f"{', '.join(METRICS)}{suggest(target.metric, METRICS)}, "
-                          f"got {target.metric!r}")  # fmt: skip
+                self.fail(
+                    path,
+                    ("target",),
+                    f"{where} target metric must be one of "
+                    f"{', '.join(METRICS)}{suggest(target.metric, METRICS)}, "
+                    f"got {target.metric!r}",
+                )
             out["target"] = target
         if "grid" in out:
             grid = out["grid"]
             if not isinstance(grid, dict) or not grid:
-                self.fail(path, ("grid",), f"{where} grid must be a table "
-                          f"{{ NAME = [values] }}, got {grid!r}")  # fmt: skip
+                self.fail(
+                    path,
+                    ("grid",),
+                    f"{where} grid must be a table {{ NAME = [values] }}, got {grid!r}",
+                )
             for name, values in grid.items():
                 if name not in self.params:
-                    self.fail(path, ("grid",), f"{where} grid: {name!r} is not a parameter of "
-                              f"[params]{suggest(name, self.params)}")  # fmt: skip
+                    self.fail(
+                        path,
+                        ("grid",),
+                        f"{where} grid: {name!r} is not a parameter of "
+                        f"[params]{suggest(name, self.params)}",
+                    )
                 if not isinstance(values, list) or not values:
-                    self.fail(path, ("grid",), f"{where} grid.{name} must be a non-empty list "
-                              f"of values, got {values!r}")  # fmt: skip
+                    self.fail(
+                        path,
+                        ("grid",),
+                        f"{where} grid.{name} must be a non-empty list of values, got {values!r}",
+                    )
             out["grid"] = {name: [_normal(v) for v in values] for name, values in grid.items()}
+            #: how each grid value reads in tables: as the file wrote it ("20m", not 1200.0)
+            self.grid_tokens = {
+                name: {repr(_normal(v)): str(v) for v in values} for name, values in grid.items()
+            }
         if "reps" in out and "target" in out:
             self.fail(path, ("target",), f"{where} give reps or target, not both")
         return out
@@ -348,8 +414,12 @@ class Design:
         target = getattr(self.workload, "target", None)
         if target is not None and target not in built.by_name:
             known = list(built.by_name)
-            self.fail(("workload",), ("target",), f"[workload] target refers to an unknown "
-                      f"component {target!r}{suggest(target, known)}")  # fmt: skip
+            self.fail(
+                ("workload",),
+                ("target",),
+                f"[workload] target refers to an unknown "
+                f"component {target!r}{suggest(target, known)}",
+            )
         return built
 
     def summary(self) -> str:
@@ -359,15 +429,19 @@ class Design:
         for kind, _name, _obj in built.components:
             label = {"app_server": "app server", "crew": "repair crew"}.get(kind, kind)
             kinds[label] = kinds.get(label, 0) + 1
-        parts = ", ".join(f"{n} {k}{'s' if n > 1 and not k.endswith('s') else ''}"
-                          for k, n in kinds.items())  # fmt: skip
-        up = "every node (no up expression)" if built.structure is None else repr(built.structure)
+        parts = ", ".join(
+            f"{n} {k}{'s' if n > 1 and not k.endswith('s') else ''}" for k, n in kinds.items()
+        )
+        up = built.up_text or "every node (no up expression)"
         load = "no workload section"
         if self.has_workload:
             load = "no traffic" if self.workload is None else _describe_workload(self.workload)
-        return (f"{self.source}: ok: design {self.name!r}, {len(built.components)} components "
-                f"({parts}); up = {up}; entry {built.entry_name}; {load}; "
-                f"{len(self.params)} params")  # fmt: skip
+        count = len(built.components)
+        return (
+            f"{self.source}: ok: design {self.name!r}, {count} component{'s' * (count != 1)} "
+            f"({parts}); up = {up}; entry {built.entry_name}; {load}; "
+            f"{len(self.params)} params"
+        )
 
     def experiment_args(self) -> dict[str, Any]:
         """``[experiment]`` and ``[workload]`` as keyword arguments of ``hasim.Experiment``."""
@@ -402,16 +476,17 @@ class Design:
 
     def fail(self, path: tuple[str, ...], keys: tuple[str, ...], reason: str) -> Any:
         """Raise a DesignError at the line of ``keys`` in the table ``path``."""
-        line = self._lines.key(path, keys) if keys else (
-            self._lines.table(*path) if path else None
-        )  # fmt: skip
+        line = self._lines.key(path, keys) if keys else (self._lines.table(*path) if path else None)
         raise DesignError(self.source, line, reason)
 
     def unknown(self, path: tuple[str, ...], key: str, known: Any, where: str = "") -> Any:
         """Raise the error for an unknown key, with a suggestion."""
         where = where or "[" + ".".join(path) + "]"
-        self.fail(path, (key,), f"{where} unknown key {key!r}{suggest(key, known)}; "
-                  f"known: {', '.join(known)}")  # fmt: skip
+        self.fail(
+            path,
+            (key,),
+            f"{where} unknown key {key!r}{suggest(key, known)}; known: {', '.join(known)}",
+        )
 
 
 def _normal(value: Any) -> Any:

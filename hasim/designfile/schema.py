@@ -118,13 +118,13 @@ def optional(convert: Callable[[Any], Any], word: str = "none") -> Callable[[Any
         try:
             return convert(value)
         except Bad as bad:
-            raise Bad(f"{bad.allowed} or \"{word}\"", value) from None
+            raise Bad(f'{bad.allowed} or "{word}"', value) from None
 
     return wrapped
 
 
 def boolean(value: Any) -> bool:
-    """true or false."""
+    """True or false."""
     if not isinstance(value, bool):
         raise Bad("true or false", value)
     return value
@@ -185,7 +185,7 @@ DIST_KINDS: dict[str, tuple[type, dict[str, bool]]] = {
 }
 _DIST_ALLOWED = (
     "a duration ('250ms': always that long) or a table such as "
-    "{ kind = \"exponential\", mean = \"30d\" }"
+    '{ kind = "exponential", mean = "30d" }'
 )
 
 
@@ -210,9 +210,11 @@ def distribution(value: Any) -> dist.Distribution:
                 from hasim.designfile.expr import suggest
 
                 raise Bad(
-                    f"a field of a {kind} distribution ({', '.join(fields)})" + suggest(key, fields),
-                    key, note=key,
-                )  # fmt: skip
+                    f"a field of a {kind} distribution ({', '.join(fields)})"
+                    + suggest(key, fields),
+                    key,
+                    note=key,
+                )
             try:
                 if kind == "mixture" and key == "components":
                     if not isinstance(item, list) or not item:
@@ -368,9 +370,19 @@ STORE_KINDS = ("primary_backup", "quorum", "raft", "single_copy")
 DOMAIN_TABLES = {"region": "region", "zone": "zone", "rack": "rack", "group": "group"}
 #: Component tables: ``[KIND.NAME]``.
 COMPONENT_TABLES = (
-    "crew", "region", "zone", "rack", "group", "node", "server", "app_server", "store",
-    "failover", "balancer", "link",
-)  # fmt: skip
+    "crew",
+    "region",
+    "zone",
+    "rack",
+    "group",
+    "node",
+    "server",
+    "app_server",
+    "store",
+    "failover",
+    "balancer",
+    "link",
+)
 #: Every top-level section a design file may have.
 SECTIONS = ("design", "params", "failures", "network", "workload", "experiment", *COMPONENT_TABLES)
 
@@ -439,9 +451,13 @@ OUTLIER_DETECTION: dict[str, Key] = {
 }
 
 POLICIES = (
-    "round_robin", "least_outstanding", "power_of_two", "random", "weighted_round_robin",
+    "round_robin",
+    "least_outstanding",
+    "power_of_two",
+    "random",
+    "weighted_round_robin",
     "consistent_hash",
-)  # fmt: skip
+)
 
 #: Keys of ``[workload]``.
 WORKLOAD: dict[str, Key] = {

@@ -1,5 +1,9 @@
-"""A design file's ``[workload]``: a plain dict when an Experiment's workloads can say it, else
-a ``FileWorkload`` (retries, a circuit breaker, a deadline, another target)."""
+"""A design file's ``[workload]``: the clients that send requests to the design.
+
+A plain dict when the Experiment's own workloads can say it (an open or closed
+loop with a timeout), else a ``FileWorkload`` (retries, a circuit breaker, a
+deadline, another target).
+"""
 
 from __future__ import annotations
 
@@ -53,14 +57,15 @@ class FileWorkload:
         if self.kind == "closed_loop":
             hs.ClosedLoop(sim, self.name, users=self.users, think_time=self.think_time, **common)
         elif any(isinstance(c, ReplicatedService) for c in sim.components.values()):
-            hs.KVWorkload(sim, self.name, rate=self.rate, read_share=self.read_share,
-                          keys=self.keys, **common)  # fmt: skip
+            hs.KVWorkload(
+                sim, self.name, rate=self.rate, read_share=self.read_share, keys=self.keys, **common
+            )
         else:
             hs.OpenLoop(sim, self.name, rate=self.rate, **common)
 
 
 def read_workload(design: Design, table: dict[str, Any]) -> Any:
-    """``[workload]`` as an Experiment workload: a dict, a ``FileWorkload``, or None (no traffic)."""
+    """``[workload]`` as an Experiment workload: a dict, a FileWorkload, or None (no traffic)."""
     import hasim as hs
 
     where, path = "[workload]", ("workload",)
@@ -69,8 +74,11 @@ def read_workload(design: Design, table: dict[str, Any]) -> Any:
     if kind == "none":
         extra = sorted(set(values) - {"kind"})
         if extra:
-            design.fail(path, (extra[0],), f"{where} kind = \"none\" (no traffic) takes no "
-                        f"other keys, got {', '.join(extra)}")  # fmt: skip
+            design.fail(
+                path,
+                (extra[0],),
+                f'{where} kind = "none" (no traffic) takes no other keys, got {", ".join(extra)}',
+            )
         return None
     need, other = ("rate", "users") if kind == "open_loop" else ("users", "rate")
     if need not in values:
@@ -82,8 +90,9 @@ def read_workload(design: Design, table: dict[str, Any]) -> Any:
     if "retry" in values:
         values["retry"] = _retry(design, values["retry"])
     if "breaker" in values:
-        values["breaker"] = _table(design, "breaker", values["breaker"], schema.BREAKER,
-                                   hs.CircuitBreaker)  # fmt: skip
+        values["breaker"] = _table(
+            design, "breaker", values["breaker"], schema.BREAKER, hs.CircuitBreaker
+        )
     plain = {"rate", "users", "think_time", "timeout", "read_share", "keys", "kind"}
     if set(values) <= plain:
         out = {k: v for k, v in values.items() if k != "kind"}
@@ -92,7 +101,7 @@ def read_workload(design: Design, table: dict[str, Any]) -> Any:
         return out
     values.pop("kind", None)
     if kind == "closed_loop":
-        values.setdefault("think_time", 1.0)
+        values.setdefault("think_time", hs.Deterministic(1.0))
     return FileWorkload(kind=kind, **values)
 
 
@@ -101,11 +110,19 @@ def _retry(design: Design, value: Any) -> Any:
 
     where, path = "[workload]", ("workload",)
     if not isinstance(value, dict):
-        design.fail(path, ("retry",), f"{where} retry must be a table such as "
-                    f"{{ attempts = 3 }}, got {value!r}")  # fmt: skip
+        design.fail(
+            path,
+            ("retry",),
+            f"{where} retry must be a table such as {{ attempts = 3 }}, got {value!r}",
+        )
     spec = {f"retry.{k}": v for k, v in schema.RETRY.items()}
-    values = design._convert(where, path, spec, {f"retry.{k}": v for k, v in value.items()},
-                             design.scope(design.defaults))  # fmt: skip
+    values = design._convert(
+        where,
+        path,
+        spec,
+        {f"retry.{k}": v for k, v in value.items()},
+        design.scope(design.defaults),
+    )
     args = {k.split(".", 1)[1]: v for k, v in values.items()}
     if "retry_on" in args:
         args["retry_on"] = tuple(args["retry_on"])
@@ -113,8 +130,12 @@ def _retry(design: Design, value: Any) -> Any:
         backoff = args["backoff"]
         kind = backoff.get("kind") if isinstance(backoff, dict) else None
         if kind not in schema.BACKOFF:
-            design.fail(path, ("retry",), f"{where} retry.backoff must be a table with kind "
-                        f"one of {', '.join(schema.BACKOFF)}, got {backoff!r}")  # fmt: skip
+            design.fail(
+                path,
+                ("retry",),
+                f"{where} retry.backoff must be a table with kind "
+                f"one of {', '.join(schema.BACKOFF)}, got {backoff!r}",
+            )
         cls_name, spec = schema.BACKOFF[kind]
         options = {k: v for k, v in backoff.items() if k != "kind"}
         args["backoff"] = _table(design, "retry.backoff", options, spec, getattr(hs, cls_name))
@@ -129,8 +150,13 @@ def _table(design: Design, key: str, value: Any, spec: dict, cls: type) -> Any:
     if not isinstance(value, dict):
         design.fail(path, (key.split(".")[0],), f"{where} {key} must be a table, got {value!r}")
     prefixed = {f"{key}.{k}": v for k, v in spec.items()}
-    values = design._convert(where, path, prefixed, {f"{key}.{k}": v for k, v in value.items()},
-                             design.scope(design.defaults))  # fmt: skip
+    values = design._convert(
+        where,
+        path,
+        prefixed,
+        {f"{key}.{k}": v for k, v in value.items()},
+        design.scope(design.defaults),
+    )
     try:
         return cls(**{k.rsplit(".", 1)[1]: v for k, v in values.items()})
     except (ConfigError, TypeError) as error:
