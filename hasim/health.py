@@ -11,6 +11,10 @@ looks at the target's true state (DESIGN rule 7).
 
 ``OutlierDetection`` is passive: the observer counts consecutive failed
 answers to real requests and ejects the target for a while.
+
+``HealthCheck.preset(name)`` (AWS ALB and NLB, Envoy, Kubernetes probes,
+HAProxy, Google Cloud) and ``OutlierDetection.preset("envoy")`` give the
+defaults of real control planes, with their sources.
 """
 
 from __future__ import annotations
