@@ -17,7 +17,7 @@ attainment, error budget, performability).
 from __future__ import annotations
 
 from hasim.analytic import structure
-from hasim.analytic.ctmc import CTMC, active_passive_chain, k_of_n_chain
+from hasim.analytic.ctmc import CTMC, active_passive_chain, duplex_availability, k_of_n_chain
 from hasim.analytic.detection import detection_bounds, detection_time, detection_unavailability
 from hasim.analytic.interval import (
     error_budget,
@@ -64,6 +64,7 @@ __all__ = [
     "t_visibility",
     "CTMC",
     "active_passive_chain",
+    "duplex_availability",
     "k_of_n_chain",
     "detection_time",
     "detection_bounds",

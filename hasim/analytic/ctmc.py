@@ -13,7 +13,9 @@ the generator from named states and rates and answers the usual questions:
 - ``transient(t, start)``: the state distribution at time ``t`` (point availability).
 
 ``active_passive_chain`` and ``k_of_n_chain`` are the chains of the two classic
-redundancy designs, with the parameters the simulator's components take.
+redundancy designs, with the parameters the simulator's components take;
+``duplex_availability`` is the closed form of the first with instant phases (the
+duplex with imperfect coverage).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import numpy as np
 
 from hasim.analytic.reliability import _check_k_n, repair_rates
 from hasim.errors import (
+    check_choice,
     check_nonnegative,
     check_positive,
     check_probability,
     config_error,
 )
 
-__all__ = ["CTMC", "active_passive_chain", "k_of_n_chain"]
+__all__ = ["CTMC", "active_passive_chain", "duplex_availability", "k_of_n_chain"]
 
 State = Hashable
 
@@ -226,6 +229,7 @@ def active_passive_chain(
     detection: float = 0.0,
     switchover: float = 0.0,
     coverage: float = 1.0,
+    coverage_on: str = "active",
 ) -> tuple[CTMC, set[str]]:
     """The chain of an active-passive pair with a crew each, and its up states.
 
@@ -243,6 +247,32 @@ def active_passive_chain(
     switching, waiting); ``F`` failed promotion, other up; ``BF`` failed promotion,
     both down. Up states: ``{"0", "S1"}``.
 
+    With ``coverage_on="any"`` (``ActivePassive(coverage_on="any")``) the other
+    member's failure is subject to coverage too: once detected (mean ``detection``)
+    while the active one is trusted, it is covered with probability ``coverage``;
+    uncovered, the pair is down ("wedged") until the failed member is repaired.
+    Extra states: ``S1u`` active up, other down and undetected (up); ``H`` wedged,
+    active up; ``HBd``, ``HB`` wedged, active down too (undetected, detected: no
+    failover while wedged, one starts when the other member is repaired);
+    ``B2o`` both down and undetected, the other first (its detection draws the
+    coverage). Up states: ``{"0", "S1u", "S1"}``. With instant phases this is the
+    duplex with imperfect coverage (Trivedi, *Probability and Statistics with
+    Reliability, Queuing and Computer Science Applications*, 2nd ed., 2002): the
+    mean time from both up to its first outage other than a covered failover
+    (``mean_time_to`` any state but ``0, S1u, S1, Det, Sw``) is the book's
+    ``(lam (1 + 2c) + mu) / (2 lam (lam + mu (1 - c)))``, and the availability is
+    :func:`duplex_availability`. The chain counts an uncovered outage as over at
+    the failed member's repair, as ``ActivePassive.up`` does.
+
+    Args:
+        mttf: a member's mean time to failure, > 0.
+        mttr: a member's mean time to repair (a crew each), > 0.
+        detection: mean time from a crash to its detection, >= 0 (0: instant).
+        switchover: mean promotion delay, >= 0 (0: instant).
+        coverage: probability that a promotion (and with ``"any"``, a standby's
+            failure) is covered.
+        coverage_on: ``"active"`` or ``"any"``: which failures coverage applies to.
+
     Returns:
         ``(chain, up_states)``.
     """
@@ -250,6 +280,7 @@ def active_passive_chain(
     lam = 1.0 / check_positive(owner, "mttf", mttf)
     mu = 1.0 / check_positive(owner, "mttr", mttr)
     c = check_probability(owner, "coverage", coverage)
+    mode = check_choice(owner, "coverage_on", coverage_on, ("active", "any"))
     # An instant phase is a rate far above every other one: its mass vanishes.
     fast = 1e9 * (lam + mu)
     eta = fast if check_nonnegative(owner, "detection", detection) == 0 else 1.0 / detection
@@ -265,10 +296,71 @@ def active_passive_chain(
         "F": {"0": mu, "BF": lam},
         "BF": {"S1": mu, "F": mu},
     }
+    up = {"0", "S1"}
+    if mode == "any":
+        rates["0"] = {"Det": lam, "S1u": lam}
+        rates |= {
+            "S1u": {"S1": eta * c, "H": eta * (1 - c), "0": mu, "B2o": lam},
+            # The other failed first, so it is detected first: the active's detection waits.
+            "B2o": {"B2d": eta * c, "HBd": eta * (1 - c), "S1u": mu, "Det": mu},
+            "H": {"0": mu, "HBd": lam},
+            "HBd": {"HB": eta, "H": mu, "Det": mu},
+            "HB": {"H": mu, "Sw": mu},
+        }
+        up.add("S1u")
     chain = CTMC(
         list(rates), [(src, dst, r) for src, out in rates.items() for dst, r in out.items()]
     )
-    return chain, {"0", "S1"}
+    return chain, up
+
+
+def duplex_availability(
+    mttf: float, mttr: float, coverage: float, coverage_on: str = "any"
+) -> float:
+    """Steady-state availability of a duplex with imperfect coverage, instant detection.
+
+    Two units, a crew each (exponential failures, rate ``lam = 1/mttf``, and repairs,
+    ``mu = 1/mttr``; failures go on during an outage). A covered failure leaves the
+    pair running on the other unit; an uncovered one (probability ``1 - coverage``)
+    takes it down until the failed unit is repaired; a unit failing while the other is
+    down takes the pair down until a repair. With ``coverage_on="any"`` every unit's
+    failure from the both-up state is subject to coverage (the duplex of Trivedi's
+    *Probability and Statistics with Reliability, Queuing and Computer Science
+    Applications*, 2nd ed., 2002, with a crew per unit); with ``"active"`` only the
+    active unit's (``hasim.ActivePassive``'s default).
+
+    Each unit is up with probability ``a = mu / (lam + mu)`` whatever the pair does, so
+    both are up with probability ``a^2`` and exactly one with ``2 a (1 - a)``; flow
+    balance over the one-up states gives the share of it in which the pair serves::
+
+        k = lam (1 - c) / (lam + 2 mu)
+        A = a^2 + (2 a (1 - a) - 2 k a^2) / (1 + k)             ("active")
+        A = a^2 + (2 a (1 - a) - 2 k a^2 (2 + k)) / (1 + k)     ("any")
+
+    It is the limit of :func:`active_passive_chain` with ``detection=0`` and
+    ``switchover=0``, and ``parallel(a, a)`` when ``coverage`` is 1.
+
+    Args:
+        mttf: a unit's mean time to failure, > 0.
+        mttr: a unit's mean time to repair, > 0.
+        coverage: probability that a failure is covered, in [0, 1].
+        coverage_on: ``"any"`` or ``"active"``.
+
+    Returns:
+        The availability, in [0, 1].
+
+    Raises:
+        ConfigError: if an argument is out of range.
+    """
+    owner = "duplex_availability"
+    lam = 1.0 / check_positive(owner, "mttf", mttf)
+    mu = 1.0 / check_positive(owner, "mttr", mttr)
+    c = check_probability(owner, "coverage", coverage)
+    mode = check_choice(owner, "coverage_on", coverage_on, ("active", "any"))
+    a = mu / (lam + mu)
+    k = lam * (1.0 - c) / (lam + 2.0 * mu)
+    uncovered = 2.0 * k * a * a * ((2.0 + k) if mode == "any" else 1.0)
+    return a * a + (2.0 * a * (1.0 - a) - uncovered) / (1.0 + k)
 
 
 def k_of_n_chain(
