@@ -223,7 +223,7 @@ class Linearizability:
 class _Key:
     """One key's operations coded for the search: reads and writes, values as integers."""
 
-    __slots__ = ("ops", "calls", "returns", "reads", "codes", "values")
+    __slots__ = ("ops", "calls", "returns", "reads", "codes")
 
     def __init__(self, ops: list[Operation], open_: set[int]) -> None:
         # open_: ids of the operations whose return is at infinity (indeterminate writes).
@@ -231,17 +231,15 @@ class _Key:
         self.calls = [op.invoked for op in ops]
         self.returns = [_INF if op.id in open_ else op.completed for op in ops]
         self.reads = [op.kind == READ for op in ops]
-        code: dict[Any, int] = {None: 0}  # the register starts at None
-        self.values = [None]
-        codes = []
+        # Values as small integers: None (the initial value) is 0, each value a read
+        # returned has its own code, and every value no read returned shares -1.
+        # NOTE: merging the unread values is exact (no read can follow such a write
+        # before another write) and folds the orders of blind writes into one state.
+        code: dict[Any, int] = {None: 0}
         for op in ops:
-            value = op.value
-            c = code.get(value)
-            if c is None:
-                c = code[value] = len(self.values)
-                self.values.append(value)
-            codes.append(c)
-        self.codes = codes
+            if op.kind == READ and op.value not in code:
+                code[op.value] = len(code)
+        self.codes = [code.get(op.value, -1) for op in ops]
 
 
 def _search(key: _Key, max_steps: int, deadline: float | None) -> tuple[bool, Any, int]:
@@ -267,102 +265,113 @@ def _search(key: _Key, max_steps: int, deadline: float | None) -> tuple[bool, An
         last = node
     nxt[last] = _TAIL
     prv[_TAIL] = last
-    # Per op k = i + 1 (a node's op is node >> 1): is it a read, its value code, its bit.
+    # Per op k = i + 1 (a node's op is node >> 1): is it a read, its value code, and the
+    # rank of its call node in return order (writes are tried earliest return first:
+    # where an operation takes effect near its response, the first guess is right).
     reads = [False, *key.reads]
     codes = [0, *key.codes]
+    rank = [0] * size
+    for position, (_, is_return, i) in enumerate(entries):
+        if is_return:
+            rank[2 * (i + 1)] = position
+    by_return = rank.__getitem__
     cache: set[tuple[int, int]] = set()
-    stack: list[tuple[int, int, bool]] = []  # (call node, register before, forced)
+    # The path: (candidates, index tried, register before); candidates is None for a read
+    # taken at once (index: its call node), else the writes that may come next.
+    stack: list[tuple[list[int] | None, int, int]] = []
     linearized = 0
     state = 0
     steps = 0
     mark = min(max_steps + 1, _EVERY)  # when to look at the budget next
     best_depth = -1
     best: tuple[list[int], int, int] = ([], 0, 0)
-    fresh = True  # a new state: look for a read first
-    node = _HEAD
     while True:
-        if fresh:
-            if nxt[_HEAD] == _TAIL:
-                return True, None, steps
-            # NOTE: a read that may come next and sees the register's value is taken at
-            # once, no alternative kept (it changes nothing; see the module docstring).
-            e = nxt[_HEAD]
-            while not e & 1:
-                k = e >> 1
-                if reads[k] and codes[k] == state:
+        # A new state. Done when the list is empty.
+        e = nxt[_HEAD]
+        if e == _TAIL:
+            return True, None, steps
+        # The window: the calls before the first return in the list (they may come next).
+        # NOTE: a read of the register's value there is taken at once, no alternative
+        # kept (it changes nothing; see the module docstring).
+        cands: list[int] | None = []
+        while not e & 1:
+            k = e >> 1
+            if reads[k]:
+                if codes[k] == state:
                     break
-                e = nxt[e]
-            if not e & 1:
-                k = e >> 1
-                after = linearized | 1 << (k - 1)
-                if (after, state) in cache:
-                    node = e | 1  # a known dead end: backtrack below
-                    fresh = False
-                else:
-                    cache.add((after, state))
-                    steps += 1
-                    if steps >= mark:
-                        mark = _budget(steps, max_steps, deadline)
-                    stack.append((e, state, True))
-                    linearized = after
-                    p, q = prv[e], nxt[e]  # lift the call and its return
-                    nxt[p] = q
-                    prv[q] = p
-                    r = e + 1
-                    p, q = prv[r], nxt[r]
-                    nxt[p] = q
-                    prv[q] = p
-                    continue
             else:
-                fresh = False
-                node = nxt[_HEAD]
-        # Try the writes that may come next, in list order, from ``node``.
-        while not node & 1:
-            k = node >> 1
-            if not reads[k]:
+                cands.append(e)
+            e = nxt[e]
+        i = 0
+        if not e & 1:  # a read that fits
+            after = linearized | 1 << ((e >> 1) - 1)
+            if (after, state) in cache:
+                cands = []  # a known dead end: backtrack
+            else:
+                cache.add((after, state))
+                steps += 1
+                if steps >= mark:
+                    mark = _budget(steps, max_steps, deadline)
+                stack.append((None, e, state))
+                linearized = after
+                p, q = prv[e], nxt[e]  # lift the call and its return
+                nxt[p] = q
+                prv[q] = p
+                r = e + 1
+                p, q = prv[r], nxt[r]
+                nxt[p] = q
+                prv[q] = p
+                continue
+        elif len(cands) > 1:
+            cands.sort(key=by_return)
+        # Try the candidate writes from i; backtrack when none is left.
+        while True:
+            while i < len(cands):
+                node = cands[i]
+                k = node >> 1
                 after = linearized | 1 << (k - 1)
                 value = codes[k]
                 if (after, value) not in cache:
-                    cache.add((after, value))
-                    steps += 1
-                    if steps >= mark:
-                        mark = _budget(steps, max_steps, deadline)
-                    stack.append((node, state, False))
-                    linearized = after
-                    state = value
-                    p, q = prv[node], nxt[node]
-                    nxt[p] = q
-                    prv[q] = p
-                    r = node + 1
-                    p, q = prv[r], nxt[r]
-                    nxt[p] = q
-                    prv[q] = p
                     break
-            node = nxt[node]
-        else:
-            # A return entry: its operation cannot be placed after this prefix. Backtrack.
-            if len(stack) > best_depth:
-                best_depth = len(stack)
-                first_return = nxt[_HEAD]
-                while not first_return & 1:
-                    first_return = nxt[first_return]
-                best = ([(e >> 1) - 1 for e, _, _ in stack], state, (first_return >> 1) - 1)
-            while True:
-                if not stack:
+                i += 1
+            else:
+                if len(stack) > best_depth:  # the deepest prefix yet, for the explanation
+                    best_depth = len(stack)
+                    first = nxt[_HEAD]
+                    while not first & 1:
+                        first = nxt[first]
+                    path = [(j if c is None else c[j]) >> 1 for c, j, _ in stack]
+                    best = ([k - 1 for k in path], state, (first >> 1) - 1)
+                while stack:
+                    cands, i, state = stack.pop()
+                    node = i if cands is None else cands[i]
+                    linearized ^= 1 << ((node >> 1) - 1)
+                    r = node + 1  # unlift, in the reverse order
+                    nxt[prv[r]] = r
+                    prv[nxt[r]] = r
+                    nxt[prv[node]] = node
+                    prv[nxt[node]] = node
+                    if cands is not None:
+                        break
+                else:
                     return False, best, steps
-                node, state, forced = stack.pop()
-                linearized ^= 1 << ((node >> 1) - 1)
-                r = node + 1  # unlift, in the reverse order
-                nxt[prv[r]] = r
-                prv[nxt[r]] = r
-                nxt[prv[node]] = node
-                prv[nxt[node]] = node
-                if not forced:
-                    break
-            node = nxt[node]
-            fresh = False
-            continue
-        fresh = True
+                i += 1
+                continue
+            break
+        cache.add((after, value))
+        steps += 1
+        if steps >= mark:
+            mark = _budget(steps, max_steps, deadline)
+        stack.append((cands, i, state))
+        linearized = after
+        state = value
+        p, q = prv[node], nxt[node]
+        nxt[p] = q
+        prv[q] = p
+        r = node + 1
+        p, q = prv[r], nxt[r]
+        nxt[p] = q
+        prv[q] = p
 
 
 def _budget(steps: int, max_steps: int, deadline: float | None) -> int:
@@ -560,8 +569,9 @@ def _check_key(
     ok, detail, steps = _search(coded, max_steps, deadline)
     if ok:
         return None, steps
-    prefix, register, stuck_index = detail
+    prefix, _, stuck_index = detail
     stuck = ops[stuck_index]
+    register = next((ops[i].value for i in reversed(prefix) if not coded.reads[i]), None)
     if shrink:
         core, minimal = _shrink(ops, open_, stuck, max_steps)
     else:
@@ -570,7 +580,7 @@ def _check_key(
         key,
         len(ops),
         tuple(ops[i] for i in prefix),
-        coded.values[register],
+        register,
         stuck,
         tuple(sorted(core, key=lambda o: (o.invoked, o.id))),
         minimal,
