@@ -1,0 +1,313 @@
+"""Draw a design file: components as boxes in their zones, arrows for who sends to whom.
+
+Rows follow the requests: the clients on top, then the entry service, then what it
+sends to (a balancer's backends, a failover pair's members, an app server's
+database, a store's replicas). Zones are shaded columns; components without a
+zone (a regional balancer, the clients) sit across the top. Solid arrows carry
+requests, a dashed one goes to a standby, thin green ones to a store's replicas,
+dotted lines are links with their latency.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hasim import units
+from hasim.designfile.loader import Design, load_design
+
+__all__ = ["draw", "layout"]
+
+#: Box colours by kind (face, edge).
+COLOURS = {
+    "users": ("#f4f4f4", "#777777"),
+    "server": ("#dbe9f6", "#4c78a8"),
+    "app_server": ("#dbe9f6", "#4c78a8"),
+    "node": ("#e8e8e8", "#666666"),
+    "balancer": ("#fde3c4", "#e08a1e"),
+    "failover": ("#e6dcf2", "#7b5aa6"),
+    "store": ("#d8efd3", "#3f8f3f"),
+    "replica": ("#eef8ec", "#3f8f3f"),
+}
+ZONE_COLOURS = ["#fff6d8", "#e3f1fb", "#f6e6f0", "#e6f4ea", "#f1ece0", "#ece8f7"]
+
+_BOX_W, _BOX_H, _STEP_X, _STEP_Y = 1.7, 0.78, 2.05, 1.55
+
+
+def _failures_text(component: Any) -> str:
+    models = component.failures
+    models = models if isinstance(models, (list, tuple)) else [models]
+    for model in models:
+        ttf, ttr = getattr(model, "ttf", None), getattr(model, "ttr", None)
+        if ttf is not None and ttr is not None:
+            return f"MTTF {_short(ttf.mean)} · MTTR {_short(ttr.mean)}"
+    return ""
+
+
+def _short(seconds: float) -> str:
+    return units.format_duration(seconds).replace(" ", "")
+
+
+def _describe(kind: str, component: Any) -> str:
+    """The second line of a box: what the component is and its main setting."""
+    if kind in ("server", "app_server"):
+        what = "app server" if kind == "app_server" else "server"
+        return f"{what} · {component.workers} workers"
+    if kind == "balancer":
+        policy = re.sub(r"(?<!^)(?=[A-Z])", " ", type(component.policy).__name__).lower()
+        return f"balancer · {policy}"
+    if kind == "failover":
+        return f"failover · {component.failback}"
+    if kind.startswith("store:"):
+        store = kind.split(":", 1)[1]
+        if store == "quorum":
+            n = len(component.replicas)
+            return f"quorum N={n} R={component.r} W={component.w}"
+        if store == "raft":
+            return f"raft · {len(component.nodes)} nodes"
+        if store == "primary_backup":
+            return f"primary-backup · {component.mode}"
+        return "single copy"
+    return kind
+
+
+def layout(design: Design, **params: Any) -> dict[str, Any]:
+    """Where each box goes, in data coordinates (rows go down).
+
+    Returns:
+        ``{"boxes": {name: (x, y, kind, zone, lines)}, "arrows": [(from, to, style)],
+        "zones": {zone: (x0, x1, y0, y1)}, "built": Builder, "domains": [names]}``.
+    """
+    built = design.inventory(**params)
+    kinds = dict(built.kinds)
+    objects = dict(built.by_name)
+    zones_of: dict[str, str | None] = {}
+    lines: dict[str, list[str]] = {}
+    box_kind: dict[str, str] = {}
+    for name, obj in objects.items():
+        kind = kinds[name]
+        if kind in ("crew", "link") or kind in ("region", "zone", "rack", "group"):
+            continue
+        zone = getattr(obj, "zone", None)
+        zones_of[name] = zone if isinstance(zone, str) else None
+        lines[name] = [name, _describe(kind, obj), _failures_text(obj)]
+        box_kind[name] = kind.split(":")[0]
+    arrows = [a for a in built.arrows if a[2] != "parent"]
+    for src, dst, style in arrows:  # a store's replicas are boxes of their own
+        if style == "replica" and dst not in lines:
+            replica = next(r for r in _members(objects[src]) if r.name == dst)
+            zone = getattr(replica, "zone", None)
+            zones_of[dst] = zone if isinstance(zone, str) else None
+            lines[dst] = [dst, "replica", _failures_text(replica)]
+            box_kind[dst] = "replica"
+    workload = design.workload if design.has_workload else None
+    if design.has_workload and workload is not None:
+        target = getattr(workload, "target", None) or built.entry_name
+        get = workload.get if isinstance(workload, dict) else lambda k: getattr(workload, k, None)
+        name = "clients"
+        if get("users") is not None:
+            text = f"closed loop · {get('users')} users"
+        else:
+            text = f"open loop · {get('rate'):g}/s"
+        extra = []
+        if get("timeout") is not None:
+            extra.append(f"timeout {_short(get('timeout'))}")
+        if get("retry") is not None:
+            extra.append(f"{get('retry').attempts} attempts")
+        lines[name] = [name, text, ", ".join(extra)]
+        box_kind[name] = "users"
+        zones_of[name] = None
+        arrows.insert(0, (name, target, "request"))
+
+    # rows: longest path from the clients (or the entry) along requests and replication
+    children: dict[str, list[str]] = defaultdict(list)
+    for src, dst, style in arrows:
+        if style != "link" and src in lines and dst in lines:
+            children[src].append(dst)
+    roots = ["clients"] if "clients" in lines else [built.entry_name]
+    depth: dict[str, int] = {}
+    frontier = [(r, 0) for r in roots if r in lines]
+    while frontier:
+        name, d = frontier.pop()
+        if depth.get(name, -1) >= d or d > len(lines):
+            continue
+        depth[name] = d
+        frontier.extend((c, d + 1) for c in children[name])
+    bottom = max(depth.values(), default=-1) + 1
+    for name in lines:
+        depth.setdefault(name, bottom)
+
+    # columns: one band per zone (in the order zones first appear), regional boxes centred
+    zone_order: list[str] = [
+        n for n, k in kinds.items() if k == "zone" and any(z == n for z in zones_of.values())
+    ]
+    for name in lines:
+        zone = zones_of[name]
+        if zone is not None and zone not in zone_order:
+            zone_order.append(zone)
+    rows: dict[int, list[str]] = defaultdict(list)
+    for name in lines:
+        rows[depth[name]].append(name)
+    width = {
+        z: max(sum(zones_of[n] == z for n in names) for names in rows.values()) for z in zone_order
+    }
+    start, x = {}, 0.0
+    for zone in zone_order:
+        start[zone] = x
+        x += width[zone] * _STEP_X + 0.35
+    total = max(x - 0.35, _STEP_X)
+    boxes: dict[str, tuple[float, float, str, str | None, list[str]]] = {}
+    spans: dict[str, list[float]] = {}
+    for row, names in sorted(rows.items()):
+        y = -row * _STEP_Y
+        free = [n for n in names if zones_of[n] is None]
+        if free and len(free) < len(names):  # shares the row with zoned boxes: a column left
+            x0 = -len(free) * _STEP_X - 0.35
+        else:
+            x0 = total / 2 - len(free) * _STEP_X / 2
+        for i, name in enumerate(free):
+            boxes[name] = (x0 + (i + 0.5) * _STEP_X, y, box_kind[name], None, lines[name])
+        for zone in zone_order:
+            members = [n for n in names if zones_of[n] == zone]
+            offset = (width[zone] - len(members)) * _STEP_X / 2
+            for i, name in enumerate(members):
+                bx = start[zone] + offset + (i + 0.5) * _STEP_X
+                boxes[name] = (bx, y, box_kind[name], zone, lines[name])
+            if members:
+                span = spans.setdefault(zone, [y, y])
+                span[0], span[1] = min(span[0], y), max(span[1], y)
+    zones = {
+        z: (start[z], start[z] + width[z] * _STEP_X, spans[z][0], spans[z][1])
+        for z in zone_order
+        if z in spans
+    }
+    return {
+        "boxes": boxes,
+        "arrows": arrows,
+        "zones": zones,
+        "built": built,
+        "domains": [n for n, k in kinds.items() if k in ("region", "zone", "rack", "group")],
+    }
+
+
+def _members(store: Any) -> list[Any]:
+    for attr in ("replicas", "nodes"):
+        members = getattr(store, attr, None)
+        if isinstance(members, (list, tuple)):
+            return list(members)
+    return []
+
+
+def draw(design: Design | str | Path, path: str | Path | None = None, **params: Any) -> Any:
+    """Draw ``design`` (a Design or a file's path); save to ``path`` if given.
+
+    Args:
+        design: a ``Design`` or the path of a design file.
+        path: where to save the picture (the suffix picks the format); None: don't save.
+        **params: design parameters (as ``--set``), e.g. ``servers=5``.
+
+    Returns:
+        the matplotlib Figure.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+
+    if not isinstance(design, Design):
+        design = load_design(design)
+    plan = layout(design, **params)
+    boxes, zones = plan["boxes"], plan["zones"]
+    xs = [b[0] for b in boxes.values()] + [v for z in zones.values() for v in z[:2]]
+    ys = [b[1] for b in boxes.values()]
+    x_lo, x_hi = min(xs) - _BOX_W / 2 - 0.3, max(xs) + _BOX_W / 2 + 0.3
+    y_lo, y_hi = min(ys) - _BOX_H / 2 - 0.55, max(ys) + _BOX_H / 2 + 0.3
+    scale = 1.05
+    fig = Figure(
+        figsize=(max(6.5, (x_hi - x_lo) * scale), max(3.8, (y_hi - y_lo) * scale + 1.0)),
+        layout="constrained",
+    )
+    ax = fig.subplots()
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+    domains = set(plan["domains"])
+    for i, (zone, (x0, x1, y0, y1)) in enumerate(zones.items()):
+        colour = ZONE_COLOURS[i % len(ZONE_COLOURS)]
+        band = FancyBboxPatch(
+            (x0 + 0.05, y0 - _BOX_H / 2 - 0.42),
+            x1 - x0 - 0.1,
+            y1 - y0 + _BOX_H + 0.55,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor=colour,
+            edgecolor="#b9b39a" if zone in domains else "#cccccc",
+            linestyle="-" if zone in domains else "--",
+            linewidth=1.0,
+            zorder=0,
+        )
+        ax.add_patch(band)
+        label = f"zone {zone}" + ("" if zone in domains else " (does not fail)")
+        failing = plan["built"].by_name.get(zone)
+        if failing is not None and _failures_text(failing):
+            label += "\n" + _failures_text(failing)
+        ax.text((x0 + x1) / 2, y0 - _BOX_H / 2 - 0.36, label, ha="center", va="bottom",
+                fontsize=7.5, color="#6b6450", zorder=1)  # fmt: skip
+
+    patches = {}
+    for name, (x, y, kind, _zone, text) in boxes.items():
+        face, edge = COLOURS.get(kind, COLOURS["node"])
+        w, h = (_BOX_W * 0.8, _BOX_H * 0.85) if kind == "replica" else (_BOX_W, _BOX_H)
+        patch = FancyBboxPatch(
+            (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.1",
+            facecolor=face, edgecolor=edge, linewidth=1.3, zorder=3,
+        )  # fmt: skip
+        ax.add_patch(patch)
+        patches[name] = patch
+        ax.text(x, y + h * 0.2, text[0], ha="center", va="center", fontsize=9,
+                fontweight="bold", zorder=4)  # fmt: skip
+        ax.text(x, y - h * 0.07, text[1], ha="center", va="center", fontsize=6.8, zorder=4)
+        if text[2]:
+            ax.text(x, y - h * 0.3, text[2], ha="center", va="center", fontsize=6.2,
+                    color="#555555", zorder=4)  # fmt: skip
+
+    styles = {
+        "request": dict(arrowstyle="-|>", color="#333333", lw=1.1, linestyle="-"),
+        "standby": dict(arrowstyle="-|>", color="#7b5aa6", lw=1.1, linestyle="--"),
+        "replica": dict(arrowstyle="-|>", color="#3f8f3f", lw=0.9, linestyle="-"),
+        "link": dict(arrowstyle="-", color="#aa3333", lw=1.2, linestyle=":"),
+    }
+    for src, dst, style in plan["arrows"]:
+        if src not in patches or dst not in patches:
+            continue
+        props = dict(styles[style], patchA=patches[src], patchB=patches[dst], shrinkA=1,
+                     shrinkB=1, connectionstyle="arc3,rad=0.0")  # fmt: skip
+        ax.annotate("", xy=boxes[dst][:2], xytext=boxes[src][:2], arrowprops=props, zorder=2)
+
+    built = plan["built"]
+    title = design.name + (f": {design.description}" if design.description else "")
+    fig.suptitle(title, fontsize=10.5, fontweight="bold")
+    notes = [f"up = {built.up_text}" if built.up_text else "up = every node"]
+    crews = [n for n, k in built.kinds.items() if k == "crew"]
+    if crews:
+        notes.append("repair crews: " + ", ".join(crews))
+    ax.set_title("   ".join(notes), fontsize=8.5, color="#444444")
+    legend = [
+        ("requests", "request"), ("to the standby", "standby"), ("replication", "replica"),
+        ("link", "link"),
+    ]  # fmt: skip
+    used = {style for _, _, style in plan["arrows"]}
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=styles[s]["color"], linestyle=styles[s]["linestyle"], label=label)
+        for label, s in legend
+        if s in used
+    ]
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False,
+                  bbox_to_anchor=(1.0, -0.02), ncol=len(handles))  # fmt: skip
+    if path is not None:
+        fig.savefig(path, dpi=130)
+    return fig
