@@ -25,6 +25,9 @@ reference did, their ratio, the spread over rounds and a check that the models a
   for the same simulated time (measured over a few hours, scaled); ratio = full / fast.
 * ``rare``: ``bench_rare``'s 3-of-5 design, importance sampling to a 10 % interval
   against the CPU time naive simulation would need; ratio = naive / importance sampling.
+* ``linearizability``: ``bench_linearizability``'s 10,000-operation histories (RaftKV on
+  100 keys, a single copy's hot key), the checker against simulating the history
+  (ratio = simulate / check) and against hasim's previous checker (ratio = previous / new).
 
 Run from the repository root::
 
@@ -55,6 +58,7 @@ from bench import (
     bench_experiment,
     bench_failover,
     bench_fastforward,
+    bench_linearizability,
     bench_memory,
     bench_mmc,
     bench_rare,
@@ -72,6 +76,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "rare": {"target": 0.1, "naive_years": 50.0},
         "fastforward": {"days": 2.0, "full_hours": 0.1},
         "failover": {"target": 0.5, "full_hours": 0.05, "horizon": 2e6},
+        "linearizability": {"ops": 1_000, "previous_ops": 200, "rounds": 1},
     },
     "quick": {
         "mmc": {"customers": 100_000, "rounds": 3},
@@ -82,6 +87,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "rare": {"target": 0.1, "naive_years": 2_000.0},
         "fastforward": {"days": 60.0, "full_hours": 0.5},
         "failover": {"target": 0.1, "full_hours": 0.5, "horizon": 2e8},
+        "linearizability": {"ops": 10_000, "previous_ops": 1_000, "rounds": 1},
     },
     "full": {
         "mmc": {"customers": 200_000, "rounds": 3},
@@ -92,6 +98,7 @@ SIZES: dict[str, dict[str, dict[str, float | int | str]]] = {
         "rare": {"target": 0.1, "naive_years": 5_000.0},
         "fastforward": {"days": 365.0, "full_hours": 2.0},
         "failover": {"target": 0.05, "full_hours": 2.0, "horizon": 2e8},
+        "linearizability": {"ops": 10_000, "previous_ops": 1_000, "rounds": 3},
     },
 }
 WORKERS = 2  # processes of the experiment case
@@ -293,6 +300,36 @@ def case_failover(size: dict, seed: int) -> list[Row]:
     ]
 
 
+def case_linearizability(size: dict, seed: int) -> list[Row]:
+    """Checking 10,000-operation histories: against simulating them, and the previous checker."""
+    table = bench_linearizability.bench(
+        int(size["ops"]), int(size["rounds"]), seed, int(size["previous_ops"])
+    )
+    rows = []
+    for name, r in table.items():
+        rows.append(
+            Row(
+                f"linearizability: {name}, check vs simulate",
+                f"{r['check']:.3f} s to check ({r['rate']:,.0f} ops/s)",
+                f"{r['simulate']:.2f} s to simulate {r['operations']:,} ops",
+                r["simulate"] / r["check"],
+                r["spread"] if int(size["rounds"]) > 1 else None,
+                f"{r['verdict']}; {r['steps']:,} search states for {r['checked']:,} ops",
+            )
+        )
+        rows.append(
+            Row(
+                f"linearizability: {name}, vs the previous checker",
+                f"{r['current']:.3f} s on {r['previous_ops']:,} ops",
+                f"previous checker: {r['previous']:.3f} s",
+                r["previous"] / r["current"],
+                None,
+                "same verdict",
+            )
+        )
+    return rows
+
+
 CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "mmc": case_mmc,
     "balancer": case_balancer,
@@ -302,6 +339,7 @@ CASES: dict[str, Callable[[dict, int], list[Row]]] = {
     "rare": case_rare,
     "fastforward": case_fastforward,
     "failover": case_failover,
+    "linearizability": case_linearizability,
 }
 
 
@@ -400,7 +438,8 @@ def main(argv: list[str] | None = None) -> None:
         "ratio: mmc, balancer, state = hasim's throughput / the reference's (> 1: hasim "
         "faster); memory = long run's peak / short run's; experiment = serial wall / "
         f"{WORKERS}-process wall; rare = naive CPU time / importance sampling's wall time; "
-        "fastforward, failover = the full run's wall time / fast-forward's.",
+        "fastforward, failover = the full run's wall time / fast-forward's; linearizability "
+        "= simulation's (or the previous checker's) wall time / the checker's.",
         "spread: (max - min) / median over the rounds, of the noisier model; trust rows "
         f"below {NOISY:.0%}.",
     ]
