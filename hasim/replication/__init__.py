@@ -3,7 +3,8 @@
 ``history`` records what clients asked and saw, ``store`` holds a replica's
 data and the shape every protocol shares, ``workload`` issues reads and
 writes, ``checker`` judges a history (lost writes, monotonic and stale reads,
-linearizability, one leader per term).
+linearizability, one leader per term), and ``linearizability`` holds the
+linearizability engine with its counterexamples.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ from hasim.replication.history import (
     answer,
     history_of,
     operation,
+)
+from hasim.replication.linearizability import (
+    Counterexample,
+    Linearizability,
+    check_linearizability,
 )
 from hasim.replication.primary_backup import DataLoss, PrimaryBackup, Replica
 from hasim.replication.quorum import QuorumReplica, QuorumStore
@@ -77,6 +83,9 @@ __all__ = [
     "monotonic_reads",
     "stale_reads",
     "linearizable",
+    "check_linearizability",
+    "Linearizability",
+    "Counterexample",
     "at_most_one_leader_per_term",
     "PrimaryBackup",
     "Replica",
