@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from hasim.designfile import schema
 from hasim.designfile.expr import ExprError, parse_structure, suggest
-from hasim.designfile.schema import Key
+from hasim.designfile.schema import DesignError, Key
 from hasim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -182,6 +182,8 @@ class Builder:
             args["failures"] = self._failures(path, where, values["failures"], scope)
         try:
             component = self._make(kind, path, where, name, values, args, scope)
+        except DesignError:
+            raise
         except ConfigError as error:
             key = _key_of(str(error), body)
             design.fail(path, (key,) if key else (), f"{where} {error}")
@@ -441,6 +443,8 @@ class Builder:
                     "hasim.HealthCheck.preset, which this version lacks",
                 )
             return make(preset, **values)
+        except DesignError:
+            raise
         except (ConfigError, TypeError) as error:
             self.design.fail(path, ("health_check",), f"{where} health_check: {error}")
 

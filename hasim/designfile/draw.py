@@ -46,6 +46,18 @@ def _failures_text(component: Any) -> str:
     return ""
 
 
+_GRAY = {"Slowdowns": "slowdowns", "ErrorBursts": "error bursts", "Stalls": "stalls",
+         "Flapping": "flapping"}  # fmt: skip
+
+
+def _gray_text(component: Any) -> str:
+    """The gray failures a component has (slowdowns, error bursts, ...), if any."""
+    models = component.failures
+    models = models if isinstance(models, (list, tuple)) else [models]
+    gray = [_GRAY[type(m).__name__] for m in models if type(m).__name__ in _GRAY]
+    return ("+ " + ", ".join(gray)) if gray else ""
+
+
 def _short(seconds: float) -> str:
     return units.format_duration(seconds).replace(" ", "")
 
@@ -78,7 +90,7 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
 
     Returns:
         ``{"boxes": {name: (x, y, kind, zone, lines)}, "arrows": [(from, to, style)],
-        "zones": {zone: (x0, x1, y0, y1)}, "built": Builder, "domains": [names]}``.
+        "zones": [(zone, x0, x1, top, bottom, last)], "built": Builder, "domains": [names]}``.
     """
     built = design.inventory(**params)
     kinds = dict(built.kinds)
@@ -92,7 +104,7 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
             continue
         zone = getattr(obj, "zone", None)
         zones_of[name] = zone if isinstance(zone, str) else None
-        lines[name] = [name, _describe(kind, obj), _failures_text(obj)]
+        lines[name] = [name, _describe(kind, obj), _failures_text(obj), _gray_text(obj)]
         box_kind[name] = kind.split(":")[0]
     arrows = [a for a in built.arrows if a[2] != "parent"]
     for src, dst, style in arrows:  # a store's replicas are boxes of their own
@@ -100,7 +112,7 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
             replica = next(r for r in _members(objects[src]) if r.name == dst)
             zone = getattr(replica, "zone", None)
             zones_of[dst] = zone if isinstance(zone, str) else None
-            lines[dst] = [dst, "replica", _failures_text(replica)]
+            lines[dst] = [dst, "replica", _failures_text(replica), _gray_text(replica)]
             box_kind[dst] = "replica"
     workload = design.workload if design.has_workload else None
     if design.has_workload and workload is not None:
@@ -116,7 +128,7 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
             extra.append(f"timeout {_short(get('timeout'))}")
         if get("retry") is not None:
             extra.append(f"{get('retry').attempts} attempts")
-        lines[name] = [name, text, ", ".join(extra)]
+        lines[name] = [name, text, ", ".join(extra), ""]
         box_kind[name] = "users"
         zones_of[name] = None
         arrows.insert(0, (name, target, "request"))
@@ -159,7 +171,8 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
         x += width[zone] * _STEP_X + 0.35
     total = max(x - 0.35, _STEP_X)
     boxes: dict[str, tuple[float, float, str, str | None, list[str]]] = {}
-    spans: dict[str, list[float]] = {}
+    zone_rows: dict[str, list[int]] = defaultdict(list)
+    crossing = set()  # rows whose regional boxes sit across the bands: a band stops there
     for row, names in sorted(rows.items()):
         y = -row * _STEP_Y
         free = [n for n in names if zones_of[n] is None]
@@ -167,6 +180,8 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
             x0 = -len(free) * _STEP_X - 0.35
         else:
             x0 = total / 2 - len(free) * _STEP_X / 2
+            if free:
+                crossing.add(row)
         for i, name in enumerate(free):
             boxes[name] = (x0 + (i + 0.5) * _STEP_X, y, box_kind[name], None, lines[name])
         for zone in zone_order:
@@ -176,13 +191,18 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
                 bx = start[zone] + offset + (i + 0.5) * _STEP_X
                 boxes[name] = (bx, y, box_kind[name], zone, lines[name])
             if members:
-                span = spans.setdefault(zone, [y, y])
-                span[0], span[1] = min(span[0], y), max(span[1], y)
-    zones = {
-        z: (start[z], start[z] + width[z] * _STEP_X, spans[z][0], spans[z][1])
-        for z in zone_order
-        if z in spans
-    }
+                zone_rows[zone].append(row)
+    zones = []  # (zone, x0, x1, top y, bottom y, the zone's last band)
+    for zone in zone_order:
+        runs: list[list[int]] = []
+        for row in zone_rows.get(zone, []):
+            if runs and not any(r in crossing for r in range(runs[-1][-1] + 1, row)):
+                runs[-1].append(row)
+            else:
+                runs.append([row])
+        for n, run in enumerate(runs):
+            x0, x1 = start[zone], start[zone] + width[zone] * _STEP_X
+            zones.append((zone, x0, x1, -run[0] * _STEP_Y, -run[-1] * _STEP_Y, n == len(runs) - 1))
     return {
         "boxes": boxes,
         "arrows": arrows,
@@ -218,7 +238,7 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
         design = load_design(design)
     plan = layout(design, **params)
     boxes, zones = plan["boxes"], plan["zones"]
-    xs = [b[0] for b in boxes.values()] + [v for z in zones.values() for v in z[:2]]
+    xs = [b[0] for b in boxes.values()] + [v for z in zones for v in z[1:3]]
     ys = [b[1] for b in boxes.values()]
     x_lo, x_hi = min(xs) - _BOX_W / 2 - 0.3, max(xs) + _BOX_W / 2 + 0.3
     y_lo, y_hi = min(ys) - _BOX_H / 2 - 0.55, max(ys) + _BOX_H / 2 + 0.3
@@ -234,12 +254,14 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
     ax.axis("off")
 
     domains = set(plan["domains"])
-    for i, (zone, (x0, x1, y0, y1)) in enumerate(zones.items()):
-        colour = ZONE_COLOURS[i % len(ZONE_COLOURS)]
+    colours = {}
+    for zone, x0, x1, top, low, last in zones:
+        colour = colours.setdefault(zone, ZONE_COLOURS[len(colours) % len(ZONE_COLOURS)])
+        below = 0.42 if last else 0.12
         band = FancyBboxPatch(
-            (x0 + 0.05, y0 - _BOX_H / 2 - 0.42),
+            (x0 + 0.05, low - _BOX_H / 2 - below),
             x1 - x0 - 0.1,
-            y1 - y0 + _BOX_H + 0.55,
+            top - low + _BOX_H + below + 0.13,
             boxstyle="round,pad=0.02,rounding_size=0.12",
             facecolor=colour,
             edgecolor="#b9b39a" if zone in domains else "#cccccc",
@@ -248,11 +270,19 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
             zorder=0,
         )
         ax.add_patch(band)
-        label = f"zone {zone}" + ("" if zone in domains else " (does not fail)")
+        if not last:
+            continue
         failing = plan["built"].by_name.get(zone)
+        if zone in domains:
+            label = f"{failing.kind} {zone}"
+            parent = getattr(failing, "parent", None)
+            if parent is not None:
+                label += f" (in {getattr(parent, 'name', parent)})"
+        else:
+            label = f"zone {zone} (does not fail)"
         if failing is not None and _failures_text(failing):
             label += "\n" + _failures_text(failing)
-        ax.text((x0 + x1) / 2, y0 - _BOX_H / 2 - 0.36, label, ha="center", va="bottom",
+        ax.text((x0 + x1) / 2, low - _BOX_H / 2 - 0.36, label, ha="center", va="bottom",
                 fontsize=7.5, color="#6b6450", zorder=1)  # fmt: skip
 
     patches = {}
@@ -265,12 +295,17 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
         )  # fmt: skip
         ax.add_patch(patch)
         patches[name] = patch
-        ax.text(x, y + h * 0.2, text[0], ha="center", va="center", fontsize=9,
+        shift = 0.08 if text[3] else 0.0
+        ax.text(x, y + h * (0.2 + shift), text[0], ha="center", va="center", fontsize=9,
                 fontweight="bold", zorder=4)  # fmt: skip
-        ax.text(x, y - h * 0.07, text[1], ha="center", va="center", fontsize=6.8, zorder=4)
+        ax.text(x, y - h * (0.07 - shift), text[1], ha="center", va="center", fontsize=6.8,
+                zorder=4)  # fmt: skip
         if text[2]:
-            ax.text(x, y - h * 0.3, text[2], ha="center", va="center", fontsize=6.2,
+            ax.text(x, y - h * (0.3 - shift), text[2], ha="center", va="center", fontsize=6.2,
                     color="#555555", zorder=4)  # fmt: skip
+        if text[3]:
+            ax.text(x, y - h * 0.34, text[3], ha="center", va="center", fontsize=6.0,
+                    color="#9a5b00", style="italic", zorder=4)  # fmt: skip
 
     styles = {
         "request": dict(arrowstyle="-|>", color="#333333", lw=1.1, linestyle="-"),
@@ -289,6 +324,11 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
     title = design.name + (f": {design.description}" if design.description else "")
     fig.suptitle(title, fontsize=10.5, fontweight="bold")
     notes = [f"up = {built.up_text}" if built.up_text else "up = every node"]
+    banded = {z[0] for z in zones}
+    for name in plan["domains"]:  # domains that are no band: regions, groups
+        if name not in banded:
+            domain = built.by_name[name]
+            notes.append(f"{domain.kind} {name}: {_failures_text(domain) or 'no failures'}")
     crews = [n for n, k in built.kinds.items() if k == "crew"]
     if crews:
         notes.append("repair crews: " + ", ".join(crews))

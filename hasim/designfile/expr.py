@@ -34,7 +34,10 @@ class ExprError(Exception):
 
 def suggest(word: str, known: Any) -> str:
     """``" (did you mean 'x'?)"`` for the closest of ``known``, or ``""``."""
-    close = difflib.get_close_matches(word, [str(k) for k in known], n=1, cutoff=0.6)
+    names = [str(k) for k in known]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # an abbreviation: "expo" for "exponential"
+        close = [name for name in names if name.startswith(word)][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -25,27 +25,10 @@ from hasim import units
 from hasim.designfile import schema
 from hasim.designfile.builder import Builder
 from hasim.designfile.expr import ExprError, substitute, suggest
-from hasim.designfile.schema import Bad
+from hasim.designfile.schema import Bad, DesignError
 from hasim.errors import ConfigError
 
 __all__ = ["Design", "DesignError", "load_design", "design_module"]
-
-
-class DesignError(ConfigError):
-    """A design file that cannot be used: ``<file>:<line>: [table] <reason>``.
-
-    Attributes:
-        source: the file (or ``"<string>"``).
-        line: the line of the offending key or table (None if unknown).
-        reason: what is wrong, with the table and key.
-    """
-
-    def __init__(self, source: str, line: int | None, reason: str) -> None:
-        self.source, self.line, self.reason = source, line, reason
-        super().__init__(f"{source}:{line}: {reason}" if line else f"{source}: {reason}")
-
-    def __reduce__(self) -> tuple:
-        return type(self), (self.source, self.line, self.reason)
 
 
 class _Lines:
@@ -75,6 +58,10 @@ class _Lines:
             line = self.table(*path, *keys[:cut])
             if line is not None:
                 return self.key((*path, *keys[:cut]), keys[cut:])
+        if not path:  # a top-level name: its table's header, or a key before any header
+            for n, header in self.headers:
+                if header[:1] == keys[:1]:
+                    return n
         start = self.table(*path) if path else 0
         if start is None:
             return None

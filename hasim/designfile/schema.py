@@ -13,8 +13,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from hasim import dist, units
+from hasim.errors import ConfigError
 
-__all__ = ["Bad", "Key", "KINDS", "SECTIONS", "DIST_KINDS", "distribution", "duration"]
+__all__ = [
+    "DesignError",
+    "Bad",
+    "Key",
+    "KINDS",
+    "SECTIONS",
+    "DIST_KINDS",
+    "distribution",
+    "duration",
+]
+
+
+class DesignError(ConfigError):
+    """A design file that cannot be used: ``<file>:<line>: [table] <reason>``.
+
+    Attributes:
+        source: the file (or ``"<string>"``).
+        line: the line of the offending key or table (None if unknown).
+        reason: what is wrong, with the table and key.
+    """
+
+    def __init__(self, source: str, line: int | None, reason: str) -> None:
+        self.source, self.line, self.reason = source, line, reason
+        super().__init__(f"{source}:{line}: {reason}" if line else f"{source}: {reason}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.source, self.line, self.reason)
 
 
 class Bad(Exception):
@@ -191,8 +218,6 @@ _DIST_ALLOWED = (
 
 def distribution(value: Any) -> dist.Distribution:
     """A duration (a fixed time) or a ``{ kind = ..., ... }`` table."""
-    from hasim.errors import ConfigError
-
     if isinstance(value, dict):
         kind = value.get("kind")
         if kind not in DIST_KINDS:
