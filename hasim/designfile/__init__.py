@@ -15,7 +15,7 @@ __all__ = ["Design", "DesignError", "FileWorkload", "design_module", "load_desig
 
 
 def draw(design: Design | str, path: str | None = None, **params):
-    """Draw a design (boxes in zones, arrows for requests); see ``hasim.designfile.draw``."""
-    from hasim.designfile.draw import draw as _draw
+    """Draw a design (boxes in zones, arrows for requests); see ``hasim.designfile.drawing``."""
+    from hasim.designfile.drawing import draw as _draw
 
     return _draw(design, path, **params)

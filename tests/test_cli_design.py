@@ -1,0 +1,192 @@
+"""The ``hasim`` command line with design files: run, compare, sweep, check, draw, models.
+
+``main(argv)`` is called directly; the runs are tiny (an hour or less, serial).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from hasim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+LB = str(ROOT / "models" / "lb_cluster.toml")
+SINGLE = str(ROOT / "models" / "single_server.toml")
+
+SMALL = """\
+[design]
+name = "small"
+up = "k_of_n(1, web)"
+
+[params]
+mttf = "20m"        # mean time to failure
+workers = 2         # requests a server serves at once
+
+[server.web]
+count = 2
+workers = "${workers}"
+service_time = { kind = "exponential", mean = "5ms" }
+failures = { ttf = { kind = "exponential", mean = "${mttf}" }, ttr = "5m" }
+
+[workload]
+rate = 1.0
+
+[experiment]
+reps = 2
+horizon = "30m"
+seed = 4
+"""
+
+
+def run_cli(capsys, *argv):
+    """``(exit code, stdout, stderr)`` of ``hasim ARGV``."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+def test_run_a_design_file(capsys):
+    code, out, err = run_cli(capsys, "run", LB, "--reps", "2", "--horizon", "1h", "--workers", "1")
+    assert code == 0, err
+    assert out.startswith("2 replications of 1 h")
+    assert "\nlb_cluster " in out
+
+
+def test_a_design_file_gives_the_ready_models_numbers_on_the_command_line(capsys):
+    flags = ["--reps", "2", "--horizon", "1h", "--workers", "1", "--set", "mttf=20m", "--json"]
+    code, by_file, err = run_cli(capsys, "run", SINGLE, *flags)
+    assert code == 0, err
+    code, by_name, err = run_cli(capsys, "run", "single_server", *flags)
+    assert code == 0, err
+    assert json.loads(by_file)["metrics"] == json.loads(by_name)["metrics"]
+    assert json.loads(by_file)["metrics"]["incidents"]["mean"] > 0
+
+
+def test_the_experiment_section_gives_defaults_that_flags_override(capsys, small):
+    code, out, err = run_cli(capsys, "run", small, "--workers", "1")
+    assert code == 0, err
+    assert out.startswith("2 replications of 30 min (warm-up 0 s), open loop 1 req/s")
+    assert "seed 4" in out.splitlines()[0]
+    code, out, err = run_cli(capsys, "run", small, "--workers", "1", "--reps", "3", "--seed", "1",
+                             "--horizon", "10m", "--rate", "2")  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("3 replications of 10 min (warm-up 0 s), open loop 2 req/s")
+    assert "seed 1" in out.splitlines()[0]
+
+
+def test_compare_mixes_ready_models_and_design_files(capsys):
+    redundant = str(ROOT / "models/redundant_lb.toml")
+    flags = ["--reps", "2", "--horizon", "1h", "--workers", "1", "--no-traffic"]
+    code, out, err = run_cli(capsys, "compare", "lb_cluster", redundant, *flags)
+    assert code == 0, err
+    assert "\nlb_cluster " in out and "\nredundant_lb " in out
+    assert "paired difference in uptime" in out
+
+
+def test_sweep_uses_the_files_grid_unless_given_one(capsys, small, tmp_path):
+    gridded = tmp_path / "gridded.toml"
+    gridded.write_text(SMALL.replace("seed = 4", "seed = 4\ngrid = { workers = [1, 3] }"))
+    code, out, err = run_cli(capsys, "sweep", gridded, "--workers", "1", "--reps", "1")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines() if line.startswith("gridded ")]
+    assert [r[1] for r in rows] == ["1", "3"]
+    code, out, err = run_cli(capsys, "sweep", gridded, "--workers", "1", "--reps", "1",
+                             "--grid", "mttf=10m,1h")  # fmt: skip
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines() if line.startswith("gridded ")]
+    assert [r[1] for r in rows] == ["10m", "1h"]
+    code, out, err = run_cli(capsys, "sweep", small, "--workers", "1")
+    assert code == 2 and "required: --grid" in err
+
+
+def test_a_file_without_traffic_reports_uptime(capsys, small, tmp_path):
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text(SMALL.replace("rate = 1.0", 'kind = "none"'))
+    code, out, err = run_cli(capsys, "run", quiet, "--workers", "1")
+    assert code == 0, err
+    assert "no traffic (uptime only)" in out
+
+
+def test_check_prints_one_line_per_valid_file(capsys, small):
+    code, out, err = run_cli(capsys, "check", small, LB)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{small}: ok: design 'small', 2 components (2 servers)")
+    assert "up = lb & k_of_n(2, web)" in lines[1]
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "workers = 2 ",
+            "workers = 0 ",
+            ":11: [server.web] workers must be an integer >= 1, got 0",
+        ),
+        ("[server.web]", "[sever.web]", ":9: unknown section [sever] (did you mean 'server'?)"),
+        ("rate = 1.0", "rate = ", ":16: TOML syntax error: Invalid value (column 8)"),
+        ('"k_of_n(1, web)"', '"k_of_n(1, wbe)"', ":3: [design] up: 'wbe' is no component"),
+    ],
+)
+def test_check_refuses_a_bad_file_with_exit_2_and_one_line(capsys, tmp_path, old, new, message):
+    path = tmp_path / "design.toml"
+    assert old in SMALL
+    path.write_text(SMALL.replace(old, new, 1))
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"hasim: {path}{message}")
+
+
+def test_run_refuses_a_bad_file_in_one_line(capsys, tmp_path):
+    path = tmp_path / "design.toml"
+    path.write_text(SMALL.replace('mean = "5ms"', 'mean = "5 parsecs"'))
+    code, out, err = run_cli(capsys, "run", path, "--workers", "1")
+    assert code == 2 and err.count("\n") == 1
+    assert ":12: [server.web] service_time.mean must be a duration >= 0" in err
+
+
+def _png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_draw_writes_a_png(capsys, tmp_path):
+    out_path = tmp_path / "design.png"
+    code, out, err = run_cli(capsys, "draw", str(ROOT / "models/three_tier.toml"), "-o", out_path)
+    assert code == 0, err
+    assert "wrote the drawing of" in err
+    width, height = _png_size(out_path)
+    assert 600 <= width <= 4000 and 400 <= height <= 4000
+    assert 10_000 < out_path.stat().st_size < 2_000_000
+
+
+def test_draw_takes_parameters_and_refuses_a_bad_suffix(capsys, tmp_path):
+    small_png, big_png = tmp_path / "a.png", tmp_path / "b.png"
+    assert run_cli(capsys, "draw", LB, "-o", small_png)[0] == 0
+    assert run_cli(capsys, "draw", LB, "-o", big_png, "--set", "servers=6")[0] == 0
+    assert _png_size(big_png)[0] > _png_size(small_png)[0]  # six servers need a wider picture
+    code, _, err = run_cli(capsys, "draw", LB, "-o", tmp_path / "a.nope")
+    assert code == 2 and "-o: FILE must end in one of" in err
+
+
+def test_models_lists_a_design_files_parameters_with_their_comments(capsys, small):
+    code, out, err = run_cli(capsys, "models", small)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("small")
+    assert any(line.split()[:2] == ["mttf", "20m"] and "mean time to failure" in line
+               for line in out.splitlines())  # fmt: skip
