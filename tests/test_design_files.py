@@ -167,6 +167,21 @@ def test_a_workload_with_retries_is_a_picklable_file_workload():
     assert result.summary()["issued"] > 0
 
 
+def test_health_check_presets():
+    preset = BASE.replace(
+        '{ interval = "5s", timeout = "1s" }', '{ preset = "alb", interval = "10s" }'
+    )
+    check = design(preset).check().by_name["lb"].health_check
+    assert check == hs.HealthCheck.preset("alb", interval=10.0)
+    typo = BASE.replace('{ interval = "5s", timeout = "1s" }', '{ preset = "abl" }')
+    with pytest.raises(
+        DesignError,
+        match=r"design.toml:17: \[balancer.lb\] health_check.preset "
+        r"must be one of alb, .*\(did you mean 'alb'\?\), got 'abl'",
+    ):
+        design(typo)
+
+
 def test_gray_failures_crews_zones_and_links():
     text = """\
 [crew.ops]

@@ -431,6 +431,14 @@ class Builder:
             self.design._convert(where, path, spec, _prefix(value, "health_check"), scope)
         )
         preset = values.pop("preset", None)
+        known = getattr(hs.HealthCheck, "presets", lambda: ())()
+        if preset is not None and known and preset not in known:
+            self.design.fail(
+                path,
+                ("health_check",),
+                f"{where} health_check.preset must be one "
+                f"of {', '.join(known)}{suggest(preset, known)}, got {preset!r}",
+            )
         try:
             if preset is None:
                 return hs.HealthCheck(**values)
