@@ -211,6 +211,70 @@ latency = "1ms"
     assert ("web0", "web1", "link") in built.arrows
 
 
+KITCHEN = """\
+[design]
+up = "sw & serving(kv) & any_of(web) & lbw"
+[params]
+n = 2
+[node.sw]
+failures = { kind = "flapping", every = "1d", lasting = "5m", down = "2s", up = "10s" }
+[store.kv]
+kind = "single_copy"
+workers = 2
+service_time.kind = "mixture"
+service_time.components = ["1ms", { kind = "exponential", mean = "10ms" }]
+service_time.weights = [0.9, 0.1]
+failures = [
+  { kind = "stalls", every = "1d", lasting = "30s" },
+  { ttf = "20d", ttr = { kind = "uniform", low = "5m", high = "15m" } },
+]
+[app_server.web]
+count = "${n}"
+backend = "kv"
+timeout = "none"
+[balancer.lbw]
+backends = ["web"]
+policy = { kind = "weighted_round_robin", weights = { web0 = 2, web1 = 1 } }
+[link.l1]
+a = "lbw"
+b = "web0"
+latency = { kind = "empirical", data = ["1ms", "2ms"] }
+[workload]
+rate = 5
+deadline = "5s"
+retry.attempts = 2
+retry.backoff = { kind = "constant", delay = "100ms" }
+retry.retry_on = ["timeout", "error"]
+"""
+
+
+def test_flapping_stalls_mixtures_weighted_policies_links_and_a_single_copy_store_run():
+    d = Design(KITCHEN, "kitchen.toml")
+    assert isinstance(d.workload, FileWorkload) and d.workload.deadline == 5.0
+    sim = hs.Simulation(seed=3)
+    d.workload(sim, d.build(sim))
+    summary = sim.run(until=5 * hs.minutes).summary()
+    assert summary["ok"] > 0
+    built = d.check()
+    assert isinstance(built.by_name["lbw"].policy, hs.WeightedRoundRobin)
+    assert repr(built.structure) == "sw & kv & (web0 | web1) & lbw"  # serving(kv): kv is up
+
+
+def test_a_closed_loop_cannot_drive_a_store():
+    text = KITCHEN.replace("rate = 5", "users = 5")
+    with pytest.raises(
+        DesignError, match=r"\[workload\] a closed loop cannot drive the store 'kv'"
+    ):
+        Design(text, "kitchen.toml")
+
+
+def test_the_docs_first_example_checks_as_the_docs_say():
+    docs = (ROOT / "docs" / "design_files.md").read_text()
+    text = re.search(r"## A first file\n\n```toml\n(.*?)```", docs, re.S)[1]
+    shown = re.search(r"\$ hasim check web.toml\n(.*)\n", docs)[1]
+    assert Design(text, "web.toml").summary() == shown
+
+
 # -- malformed files: one line naming the file, the line, the table and the key --------------------
 
 BAD = [

@@ -398,6 +398,21 @@ class Design:
     def check(self) -> Builder:
         """Build once with the defaults: every semantic error surfaces here, with its line."""
         built = self.inventory()
+        closed = self.workload is not None and (
+            self.workload.get("users") if isinstance(self.workload, dict) else self.workload.users
+        )
+        if closed:
+            from hasim.replication import ReplicatedService
+
+            stores = [n for _, n, c in built.components if isinstance(c, ReplicatedService)]
+            if stores:
+                self.fail(
+                    ("workload",),
+                    ("users",),
+                    f"[workload] a closed loop cannot drive the "
+                    f"store {stores[0]!r}: its requests must be reads and writes, which an "
+                    "open loop (rate = ...) sends",
+                )
         target = getattr(self.workload, "target", None)
         if target is not None and target not in built.by_name:
             known = list(built.by_name)
