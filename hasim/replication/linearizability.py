@@ -12,13 +12,28 @@ its outcome is known. Keys are independent registers, so each key's sub-history 
 checked on its own (P-compositionality: A. Horn and D. Kroening, "Faster
 linearizability checking via P-compositionality", FORTE 2015).
 
-Two prunings keep the search small on the histories stores produce:
+What keeps the search small on the histories stores produce:
 
 * a read whose value the register holds, and that may come next, is linearized at
   once, with no alternative tried (a read changes nothing, so placing it earlier
   never costs a later choice);
+* the writes that may come next are tried earliest return first (Porcupine tries
+  them in call order): a store's operation takes effect close to its answer, so the
+  first guess is nearly always right and a linearizable history costs about one
+  state per operation;
+* the values no read returned share one code (after such a write only another
+  write can come), so the orders of these blind writes fold into one state;
 * a read of a value no write of its key wrote (and not the initial ``None``) is a
   violation found without a search.
+
+**Unique values.** When every write of a key writes a distinct value (a
+``KVWorkload`` writes its operation id) and the search needs more than
+``10 * operations + 10,000`` states, the key is decided in O(n log n) by Gibbons
+and Korach's zones instead (P. B. Gibbons and E. Korach, "Testing shared memories",
+SIAM J. Comput. 26(4), 1997), exact for such registers: the search is exponential in
+the worst case, typically on a key that is *not* linearizable deep into a long
+history with many operations in flight (it must rule out every earlier order). The
+zones' evidence (two clusters of a write and its reads) seeds the counterexample.
 
 **Outcomes** (what ``hasim.replication.history.Operation`` records; as in Jepsen's
 Knossos):
@@ -36,22 +51,24 @@ Knossos):
   writes are dropped, and a read that saw one is caught;
 * a read that did not end ``ok`` says nothing and is left out.
 
-**Limits.** The search is exponential in the worst case (many concurrent writes no
-read tells apart). ``max_steps`` caps the states visited per key, ``time_limit`` the
-wall time of the whole check; past either, the key is ``unknown`` (or, with
-``on_limit="raise"``, ``HistoryTooLarge`` is raised).
+**Limits.** For keys whose writes repeat values, the search is the only judge.
+``max_steps`` caps the states it visits per key, ``time_limit`` the wall time of the
+whole check; past either (a step cap: unless the zones decide), the key is
+``unknown`` (or, with ``on_limit="raise"``, ``HistoryTooLarge`` is raised).
 
 **Counterexample.** For a key that fails: the longest linearizable prefix the search
-found, the register's value after it and the operation that cannot come next (the
-first to return among those left, as Porcupine shows), and a small non-linearizable
-subset of the key's operations, shrunk until removing any one operation makes it
-linearizable (1-minimal; a write some kept read observed is kept with it).
+found (before it gave up, when the zones decided), the register's value after it
+and the operation that cannot come next (the first to return among those left, as
+Porcupine shows), and a small non-linearizable subset of the key's operations,
+shrunk until removing any one operation makes it linearizable (1-minimal; a write
+some kept read observed is kept with it).
 
 Compare-and-set is not modelled: hasim's stores have reads and writes only.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Iterable
@@ -77,6 +94,8 @@ _OWNER = "check_linearizability"
 _INF = math.inf
 _HEAD, _TAIL = 0, 1  # the list's sentinels; op k (1, 2, ...) has call 2k and return 2k + 1
 _EVERY = 1024  # search states between two looks at the clock
+# With unique values, the search hands over to the zones past this many states per op (+ base).
+_ZONES_AFTER, _ZONES_BASE = 10, 10_000
 
 
 class HistoryTooLarge(HasimError):
@@ -86,10 +105,12 @@ class HistoryTooLarge(HasimError):
 class _Limit(Exception):
     """The search of one key ran out of steps or time (internal)."""
 
-    def __init__(self, why: str, steps: int) -> None:
+    def __init__(self, why: str, steps: int, timed_out: bool = False) -> None:
         super().__init__(why)
         self.why = why
         self.steps = steps
+        self.timed_out = timed_out
+        self.best: Any = None  # the deepest prefix found before (as ``_search``'s detail)
 
 
 def _fmt(t: float | None) -> str:
@@ -285,93 +306,97 @@ def _search(key: _Key, max_steps: int, deadline: float | None) -> tuple[bool, An
     mark = min(max_steps + 1, _EVERY)  # when to look at the budget next
     best_depth = -1
     best: tuple[list[int], int, int] = ([], 0, 0)
-    while True:
-        # A new state. Done when the list is empty.
-        e = nxt[_HEAD]
-        if e == _TAIL:
-            return True, None, steps
-        # The window: the calls before the first return in the list (they may come next).
-        # NOTE: a read of the register's value there is taken at once, no alternative
-        # kept (it changes nothing; see the module docstring).
-        cands: list[int] | None = []
-        while not e & 1:
-            k = e >> 1
-            if reads[k]:
-                if codes[k] == state:
-                    break
-            else:
-                cands.append(e)
-            e = nxt[e]
-        i = 0
-        if not e & 1:  # a read that fits
-            after = linearized | 1 << ((e >> 1) - 1)
-            if (after, state) in cache:
-                cands = []  # a known dead end: backtrack
-            else:
-                cache.add((after, state))
-                steps += 1
-                if steps >= mark:
-                    mark = _budget(steps, max_steps, deadline)
-                stack.append((None, e, state))
-                linearized = after
-                p, q = prv[e], nxt[e]  # lift the call and its return
-                nxt[p] = q
-                prv[q] = p
-                r = e + 1
-                p, q = prv[r], nxt[r]
-                nxt[p] = q
-                prv[q] = p
-                continue
-        elif len(cands) > 1:
-            cands.sort(key=by_return)
-        # Try the candidate writes from i; backtrack when none is left.
+    try:
         while True:
-            while i < len(cands):
-                node = cands[i]
-                k = node >> 1
-                after = linearized | 1 << (k - 1)
-                value = codes[k]
-                if (after, value) not in cache:
-                    break
-                i += 1
-            else:
-                if len(stack) > best_depth:  # the deepest prefix yet, for the explanation
-                    best_depth = len(stack)
-                    first = nxt[_HEAD]
-                    while not first & 1:
-                        first = nxt[first]
-                    path = [(j if c is None else c[j]) >> 1 for c, j, _ in stack]
-                    best = ([k - 1 for k in path], state, (first >> 1) - 1)
-                while stack:
-                    cands, i, state = stack.pop()
-                    node = i if cands is None else cands[i]
-                    linearized ^= 1 << ((node >> 1) - 1)
-                    r = node + 1  # unlift, in the reverse order
-                    nxt[prv[r]] = r
-                    prv[nxt[r]] = r
-                    nxt[prv[node]] = node
-                    prv[nxt[node]] = node
-                    if cands is not None:
+            # A new state. Done when the list is empty.
+            e = nxt[_HEAD]
+            if e == _TAIL:
+                return True, None, steps
+            # The window: the calls before the first return in the list (they may come next).
+            # NOTE: a read of the register's value there is taken at once, no alternative
+            # kept (it changes nothing; see the module docstring).
+            cands: list[int] | None = []
+            while not e & 1:
+                k = e >> 1
+                if reads[k]:
+                    if codes[k] == state:
                         break
                 else:
-                    return False, best, steps
-                i += 1
-                continue
-            break
-        cache.add((after, value))
-        steps += 1
-        if steps >= mark:
-            mark = _budget(steps, max_steps, deadline)
-        stack.append((cands, i, state))
-        linearized = after
-        state = value
-        p, q = prv[node], nxt[node]
-        nxt[p] = q
-        prv[q] = p
-        r = node + 1
-        p, q = prv[r], nxt[r]
-        nxt[p] = q
-        prv[q] = p
+                    cands.append(e)
+                e = nxt[e]
+            i = 0
+            if not e & 1:  # a read that fits
+                after = linearized | 1 << ((e >> 1) - 1)
+                if (after, state) in cache:
+                    cands = []  # a known dead end: backtrack
+                else:
+                    cache.add((after, state))
+                    steps += 1
+                    if steps >= mark:
+                        mark = _budget(steps, max_steps, deadline)
+                    stack.append((None, e, state))
+                    linearized = after
+                    p, q = prv[e], nxt[e]  # lift the call and its return
+                    nxt[p] = q
+                    prv[q] = p
+                    r = e + 1
+                    p, q = prv[r], nxt[r]
+                    nxt[p] = q
+                    prv[q] = p
+                    continue
+            elif len(cands) > 1:
+                cands.sort(key=by_return)
+            # Try the candidate writes from i; backtrack when none is left.
+            while True:
+                while i < len(cands):
+                    node = cands[i]
+                    k = node >> 1
+                    after = linearized | 1 << (k - 1)
+                    value = codes[k]
+                    if (after, value) not in cache:
+                        break
+                    i += 1
+                else:
+                    if len(stack) > best_depth:  # the deepest prefix yet, for the explanation
+                        best_depth = len(stack)
+                        first = nxt[_HEAD]
+                        while not first & 1:
+                            first = nxt[first]
+                        path = [(j if c is None else c[j]) >> 1 for c, j, _ in stack]
+                        best = ([k - 1 for k in path], state, (first >> 1) - 1)
+                    while stack:
+                        cands, i, state = stack.pop()
+                        node = i if cands is None else cands[i]
+                        linearized ^= 1 << ((node >> 1) - 1)
+                        r = node + 1  # unlift, in the reverse order
+                        nxt[prv[r]] = r
+                        prv[nxt[r]] = r
+                        nxt[prv[node]] = node
+                        prv[nxt[node]] = node
+                        if cands is not None:
+                            break
+                    else:
+                        return False, best, steps
+                    i += 1
+                    continue
+                break
+            cache.add((after, value))
+            steps += 1
+            if steps >= mark:
+                mark = _budget(steps, max_steps, deadline)
+            stack.append((cands, i, state))
+            linearized = after
+            state = value
+            p, q = prv[node], nxt[node]
+            nxt[p] = q
+            prv[q] = p
+            r = node + 1
+            p, q = prv[r], nxt[r]
+            nxt[p] = q
+            prv[q] = p
+    except _Limit as limit:
+        limit.best = best if best_depth >= 0 else None
+        raise
 
 
 def _budget(steps: int, max_steps: int, deadline: float | None) -> int:
@@ -379,7 +404,7 @@ def _budget(steps: int, max_steps: int, deadline: float | None) -> int:
     if steps > max_steps:
         raise _Limit(f"needed more than max_steps={max_steps} search states", steps)
     if deadline is not None and time.perf_counter() > deadline:
-        raise _Limit("needed more than the time_limit", steps)
+        raise _Limit("needed more than the time_limit", steps, timed_out=True)
     return min(max_steps + 1, steps + _EVERY)
 
 
@@ -405,9 +430,11 @@ def _select(ops: list[Operation], no_effect: frozenset[str]) -> tuple[list[Opera
     return chosen, open_
 
 
-def _linearizable(ops: list[Operation], open_: set[int], budget: list[int]) -> bool:
+def _linearizable(
+    ops: list[Operation], open_: set[int], budget: list[int], deadline: float | None
+) -> bool:
     """Whether ``ops`` is linearizable, charging its steps to ``budget[0]``."""
-    found, _, steps = _search(_Key(ops, open_), budget[0], None)
+    found, _, steps = _search(_Key(ops, open_), budget[0], deadline)
     budget[0] -= steps
     return found
 
@@ -421,16 +448,20 @@ def _without(current: list[Operation], chunk: list[Operation]) -> list[Operation
 
 
 def _shrink(
-    ops: list[Operation], open_: set[int], stuck: Operation, steps: int
+    ops: list[Operation], open_: set[int], stuck: Operation, steps: int, deadline: float | None
 ) -> tuple[list[Operation], bool]:
-    """A 1-minimal non-linearizable subset of ``ops`` (chunks, then one by one)."""
+    """A 1-minimal non-linearizable subset of ``ops`` (chunks, then one by one).
+
+    Within ``steps`` search states and ``deadline``; past either, the subset reached so far
+    (still non-linearizable) and False.
+    """
     budget = [steps]
     current = list(ops)
     try:
         # Most failures need nothing that began after the stuck operation returned.
         if stuck.completed is not None:
             window = [op for op in ops if op.invoked <= stuck.completed]
-            if len(window) < len(ops) and not _linearizable(window, open_, budget):
+            if len(window) < len(ops) and not _linearizable(window, open_, budget, deadline):
                 current = window
         size = max(1, len(current) // 2)
         while True:
@@ -438,7 +469,9 @@ def _shrink(
             i = 0
             while i < len(current):
                 candidate = _without(current, current[i : i + size])
-                if len(candidate) < len(current) and not _linearizable(candidate, open_, budget):
+                if len(candidate) < len(current) and not _linearizable(
+                    candidate, open_, budget, deadline
+                ):
                     current = candidate
                     changed = True
                 else:
@@ -559,23 +592,52 @@ def _check_key(
     deadline: float | None,
     shrink: bool,
 ) -> tuple[Counterexample | None, int]:
-    written = {op.value for op in ops if op.kind == WRITE}
+    values = [op.value for op in ops if op.kind == WRITE]
+    written = set(values)
+    unique = len(written) == len(values) and None not in written
     written.add(None)
     ghost = [op for op in ops if op.kind == READ and op.value not in written]
     if ghost:  # a read of a value never written: no search needed
         stuck = min(ghost, key=lambda o: (o.completed, o.id))
         return Counterexample(key, len(ops), (), None, stuck, (stuck,), True, True), 0
     coded = _Key(ops, open_)
-    ok, detail, steps = _search(coded, max_steps, deadline)
-    if ok:
-        return None, steps
-    prefix, _, stuck_index = detail
-    stuck = ops[stuck_index]
-    register = next((ops[i].value for i in reversed(prefix) if not coded.reads[i]), None)
-    if shrink:
-        core, minimal = _shrink(ops, open_, stuck, max_steps)
+    evidence = None
+    budget = min(max_steps, _ZONES_AFTER * len(ops) + _ZONES_BASE) if unique else max_steps
+    try:
+        ok, detail, steps = _search(coded, budget, deadline)
+    except _Limit as limit:
+        if limit.timed_out or not unique:
+            raise
+        # The search is slow: with unique values the zones decide, in O(n log n).
+        steps = limit.steps
+        evidence = _zones(ops, open_)
+        if evidence is None:
+            return None, steps
+        detail = limit.best
     else:
-        core, minimal = ops, False
+        if ok:
+            return None, steps
+    if detail is None:  # cut off before it ever backtracked: explain on the evidence
+        evidence.sort(key=lambda o: (o.invoked, o.id))
+        try:
+            _, detail, _ = _search(_Key(evidence, open_), max_steps + _ZONES_BASE, deadline)
+        except _Limit:
+            detail = None
+        if detail is None:
+            prefix, stuck = [], max(evidence, key=lambda o: (o.invoked, o.id))
+        else:
+            position = {op.id: i for i, op in enumerate(ops)}
+            prefix = [position[evidence[i].id] for i in detail[0]]
+            stuck = evidence[detail[2]]
+    else:
+        prefix, _, stuck_index = detail
+        stuck = ops[stuck_index]
+    register = next((ops[i].value for i in reversed(prefix) if not coded.reads[i]), None)
+    start = ops if evidence is None else evidence
+    if shrink:
+        core, minimal = _shrink(start, open_, stuck, max_steps, deadline)
+    else:
+        core, minimal = start, False
     example = Counterexample(
         key,
         len(ops),
@@ -586,3 +648,52 @@ def _check_key(
         minimal,
     )
     return example, steps
+
+
+def _zones(ops: list[Operation], open_: set[int]) -> list[Operation] | None:
+    """Gibbons and Korach's test for a register whose writes have unique values.
+
+    None when the history is linearizable, else the operations that show it is not: a
+    read that returned before its write began, or two clusters (a write and the reads of
+    its value; the initial value's reads form one with a write at minus infinity) whose
+    zones conflict. A cluster's zone runs from the earliest return of its operations
+    (``f``) to the latest invocation (``s``); it is *forward* when ``f < s`` (the value
+    must be held over all of it) and *backward* otherwise. The history is linearizable
+    iff no two forward zones overlap and no backward zone lies inside a forward one
+    (P. B. Gibbons and E. Korach, "Testing shared memories", SIAM J. Comput. 26(4),
+    1997; in this form, W. Golab, X. Li and M. A. Shah, "Analyzing consistency
+    properties for fun and profit", PODC 2011). Touching counts as concurrent.
+    """
+    writer = {op.value: op for op in ops if op.kind == WRITE}
+    members: dict[Any, list[Operation]] = {value: [op] for value, op in writer.items()}
+    members.setdefault(None, [])
+    s = {value: op.invoked for value, op in writer.items()}
+    f = {value: (_INF if op.id in open_ else op.completed) for value, op in writer.items()}
+    s[None] = f[None] = -_INF
+    for op in ops:
+        if op.kind != READ:
+            continue
+        value = op.value
+        write = writer.get(value)
+        if write is not None and op.completed < write.invoked:
+            return [write, op]
+        members[value].append(op)
+        s[value] = max(s[value], op.invoked)
+        f[value] = min(f[value], op.completed)
+    forward = sorted((f[v], s[v], i, v) for i, v in enumerate(members) if f[v] < s[v])
+    reach, widest = -_INF, None  # the latest end of the forward zones so far, and whose
+    for start, end, _, value in forward:
+        if start < reach:
+            return members[widest] + members[value]
+        if end > reach:
+            reach, widest = end, value
+    starts = [start for start, _, _, _ in forward]
+    for value in members:
+        if f[value] < s[value]:
+            continue
+        # The forward zone that begins last before this backward zone is the only one
+        # that can hold it (forward zones are disjoint by now).
+        j = bisect.bisect_left(starts, s[value]) - 1
+        if j >= 0 and f[value] < forward[j][1]:
+            return members[forward[j][3]] + members[value]
+    return None

@@ -145,9 +145,10 @@ def test_reads_that_did_not_end_ok_say_nothing():
 # -- limits and bad input ----------------------------------------------------------------------
 
 
-def crowd():
-    """15 concurrent writes, then reads of 1, 2, 1: every order must be tried (15 x 2^14)."""
-    writes = [w(i, "x", i, 0, 100) for i in range(1, 16)]
+def crowd(values=2):
+    """15 concurrent writes (of ``values`` values; None: unique), then reads of 1, 2, 1:
+    no order explains them, and every subset of the writes must be tried to say so."""
+    writes = [w(i, "x", i if values is None else 1 + i % values, 0, 100) for i in range(1, 16)]
     return writes + [r(97, "x", 1, 101, 102), r(98, "x", 2, 103, 104), r(99, "x", 1, 105, 106)]
 
 
@@ -163,6 +164,17 @@ def test_a_search_past_its_step_limit_is_unknown_or_an_error():
         check_linearizability(crowd(), max_steps=500, on_limit="raise")
     with pytest.raises(HistoryTooLarge, match=r"key 'x' has 18 operations, more than max_ops=10"):
         check_linearizability(crowd(), max_ops=10, on_limit="raise")
+
+
+def test_with_unique_values_the_zones_decide_when_the_search_is_slow():
+    """Gibbons and Korach's zones settle in O(n log n) what the search could not in 500 states;
+    the counterexample keeps the deepest prefix the search found and a minimal core."""
+    result = check_linearizability(crowd(values=None), max_steps=500)
+    (example,) = result.counterexamples
+    assert result.unknown == () and result.steps > 500 - 1
+    assert example.minimal and example.stuck.kind == READ
+    # Writes 1 and 2 and two reads that see them in opposite orders after both completed.
+    assert sorted(op.id for op in example.core) in ([1, 2, 97, 98], [1, 2, 98, 99])
 
 
 def test_a_time_limit_leaves_the_undecided_keys_unknown():
@@ -249,6 +261,18 @@ def test_the_search_agrees_with_brute_force_and_its_cores_are_minimal(seed):
             if op.kind == WRITE and op.value in seen:
                 continue  # kept: a read of its value remains
             assert brute_force(rest), (seed, op)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_zones_agree_with_brute_force(seed):
+    """With ``max_steps=1`` the search gives up at once and the zones decide (values are
+    unique); their evidence, shrunk, is still a failing subset."""
+    rng = np.random.default_rng(10_000 + seed)
+    ops = random_history(rng, int(rng.integers(1, 7)))
+    result = check_linearizability(ops, max_steps=1)
+    assert result.unknown == () and result.ok == brute_force(ops)
+    for example in result.counterexamples:
+        assert not brute_force(list(example.core))
 
 
 # -- histories of correct stores: no false alarm -----------------------------------------------
