@@ -384,25 +384,53 @@ def test_a_store_serving_stale_reads_is_caught_per_key():
         assert example.stuck.kind == READ and all(op.key == example.key for op in example.core)
 
 
-def test_a_read_rewound_to_an_older_value_in_a_raft_history_is_caught():
-    """Take a correct RaftKV history; make one read return the value of a write that was
-    overwritten by another completed write before the read began."""
-    ops = list(raft_history(1))
-    assert check_linearizability(ops).ok
+def rewind_one_read(ops, after=0):
+    """A copy of ``ops`` where the first ok read from ``ops[after]`` on returns the value of
+    a write that another write, completed before the read began, certainly overwrote."""
     writes = [op for op in ops if op.kind == WRITE and op.ok]
-    victim = None
-    for read in (op for op in ops if op.kind == READ and op.ok):
+    for read in ops[after:]:
+        if read.kind != READ or not read.ok:
+            continue
         done = [x for x in writes if x.key == read.key and x.completed < read.invoked]
         older = [x for x in done if any(x.completed < y.invoked for y in done)]
         if older:
-            victim, old = read, older[-1]
-            break
-    assert victim is not None
-    mutated = hs.replication.Operation(
-        victim.id, victim.client, READ, victim.key, old.value, victim.invoked,
-        version=old.version, completed=victim.completed, outcome=victim.outcome,
-    )  # fmt: skip
-    result = check_linearizability([mutated if op is victim else op for op in ops])
+            old = older[-1]
+            mutated = hs.replication.Operation(
+                read.id, read.client, READ, read.key, old.value, read.invoked,
+                version=old.version, completed=read.completed, outcome=read.outcome,
+            )  # fmt: skip
+            return [mutated if op is read else op for op in ops], mutated
+    raise AssertionError("no read to rewind")
+
+
+def test_a_read_rewound_to_an_older_value_in_a_raft_history_is_caught():
+    """A correct RaftKV history (3 keys) with one read made to return an overwritten value."""
+    ops = list(raft_history(1))
+    assert check_linearizability(ops).ok
+    mutated_ops, mutated = rewind_one_read(ops)
+    result = check_linearizability(mutated_ops)
     (example,) = result.counterexamples
-    assert example.key == victim.key and mutated in example.core
+    assert example.key == mutated.key and mutated in example.core
     assert isinstance(result, Linearizability) and isinstance(example, Counterexample)
+
+
+def hot_key_history(seed, until=3.0):
+    """One key, a single copy with 16 workers (10 ms), 1,000 ops/s: ~10 operations in flight."""
+    sim = hs.Simulation(seed=seed)
+    db = SingleCopy(sim, "db", workers=16, service_time=hs.Exponential(mean=10 * hs.ms))
+    kv = KVWorkload(sim, "kv", target=db, rate=1000, read_share=0.5, keys=1, timeout=1.0)
+    sim.run(until=until)
+    return list(kv.history)
+
+
+def test_a_read_rewound_in_the_middle_of_a_busy_hot_key_is_caught():
+    """Midway through ~3,000 operations on one key with ~10 in flight: the search alone would
+    have to rule out every earlier order; the zones decide, and the core is a handful of
+    operations around the read (the write it saw, and what overwrote it before it began)."""
+    ops = hot_key_history(2)
+    assert check_linearizability(ops).ok
+    mutated_ops, mutated = rewind_one_read(ops, after=len(ops) // 2)
+    (example,) = check_linearizability(mutated_ops).counterexamples
+    assert example.key == 0 and example.minimal and 3 <= len(example.core) <= 5
+    assert mutated in example.core and brute_force(list(example.core)) is False
+    assert any(op.kind == WRITE and op.value == mutated.value for op in example.core)
