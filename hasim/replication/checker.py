@@ -292,22 +292,25 @@ def linearizable(
     ``hasim.replication.linearizability.check_linearizability`` as a ``Check``: a
     Wing-Gong search with Lowe's memoisation (Porcupine's), per key, exact for
     complete and open-ended operations (see that module for how each outcome
-    counts). A key that is not linearizable gives one ``Violation``: its message
-    is the counterexample's summary (the longest valid prefix and the operation
-    that cannot come next), its ``ops`` the ids of a minimal failing subset (and
-    of the stuck operation). For the full counterexample, or an ``unknown``
-    verdict instead of an error, call ``check_linearizability``.
+    counts), with Gibbons and Korach's zones deciding a key whose search is slow
+    when its values are unique. A key that is not linearizable gives one
+    ``Violation``: its message is the counterexample's summary (the longest valid
+    prefix and the operation that cannot come next), its ``ops`` the ids of a
+    minimal failing subset (and of the stuck operation). For the full
+    counterexample, or an ``unknown`` verdict instead of an error, call
+    ``check_linearizability``.
 
     Args:
         history: the operations.
         max_ops: the most operations one key may have (None: no cap); beyond it
             ``HistoryTooLarge``.
         max_steps: the most search states one key may visit before
-            ``HistoryTooLarge``.
+            ``HistoryTooLarge`` (unless its values are unique: the zones decide).
 
     Raises:
         HistoryTooLarge: a key has more than ``max_ops`` operations, or the
-            search needed more than ``max_steps`` states.
+            search needed more than ``max_steps`` states and the zones could not
+            decide (values written twice).
     """
     result = check_linearizability(history, max_steps=max_steps, max_ops=max_ops, on_limit="raise")
     violations = []
