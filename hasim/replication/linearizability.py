@@ -80,6 +80,7 @@ from hasim.metrics.recorder import OK, OUTCOMES
 from hasim.replication.history import READ, WRITE, Operation
 
 __all__ = [
+    "describe",
     "HistoryTooLarge",
     "Counterexample",
     "Linearizability",
@@ -136,7 +137,8 @@ class Counterexample:
     Attributes:
         key: the key.
         operations: how many of its operations the search took.
-        prefix: the longest linearizable prefix the search found, in linearization order.
+        prefix: the longest linearizable prefix the search found (before it handed over
+            to the zones, if it did), in linearization order.
         register: the register's value after ``prefix``.
         stuck: the operation that cannot come next (the first to return of those left).
         core: a non-linearizable subset of the key's operations, in invocation order.
@@ -201,6 +203,7 @@ class Linearizability:
         dropped: how many they left out (reads not ok, indeterminate writes no read
             observed, writes with a ``no_effect`` outcome).
         steps: search states visited, over every key (shrinking not counted).
+        zones: the keys Gibbons and Korach's zones decided (their search was slow).
         seconds: the wall time of the check (not compared).
     """
 
@@ -210,6 +213,7 @@ class Linearizability:
     operations: int = 0
     dropped: int = 0
     steps: int = 0
+    zones: tuple[Any, ...] = ()
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -230,7 +234,8 @@ class Linearizability:
     def __str__(self) -> str:
         head = (
             f"linearizability: {self.verdict} ({self.operations} operations on {self.keys} "
-            f"key(s), {self.dropped} left out, {self.steps} search states, {self.seconds:.3g} s)"
+            f"key(s), {self.dropped} left out, {self.steps} search states"
+            f"{f', {len(self.zones)} key(s) by zones' if self.zones else ''}, {self.seconds:.3g} s)"
         )
         lines = [head]
         lines += [f"  key {key!r}: unknown, it {why}" for key, why in self.unknown]
@@ -548,6 +553,7 @@ def check_linearizability(
         by_key.setdefault(op.key, []).append(op)
     found: list[Counterexample] = []
     unknown: list[tuple[Any, str]] = []
+    zones: list[Any] = []
     operations = dropped = steps = 0
     for key, ops in by_key.items():
         chosen, open_ = _select(ops, no_effect)
@@ -559,13 +565,15 @@ def check_linearizability(
             why = f"was not reached within time_limit={time_limit:g} s"
         else:
             try:
-                example, used = _check_key(key, chosen, open_, max_steps, deadline, shrink)
+                example, used, zoned = _check_key(key, chosen, open_, max_steps, deadline, shrink)
             except _Limit as limit:
                 why, used, example = limit.why, limit.steps, None
             else:
                 steps += used
                 if example is not None:
                     found.append(example)
+                if zoned:
+                    zones.append(key)
                 continue
             steps += used
         if on_limit == "raise":
@@ -580,6 +588,7 @@ def check_linearizability(
         operations,
         dropped,
         steps,
+        tuple(zones),
         time.perf_counter() - began,
     )
 
@@ -591,7 +600,8 @@ def _check_key(
     max_steps: int,
     deadline: float | None,
     shrink: bool,
-) -> tuple[Counterexample | None, int]:
+) -> tuple[Counterexample | None, int, bool]:
+    """One key's verdict: ``(counterexample or None, search states, decided by the zones)``."""
     values = [op.value for op in ops if op.kind == WRITE]
     written = set(values)
     unique = len(written) == len(values) and None not in written
@@ -599,7 +609,7 @@ def _check_key(
     ghost = [op for op in ops if op.kind == READ and op.value not in written]
     if ghost:  # a read of a value never written: no search needed
         stuck = min(ghost, key=lambda o: (o.completed, o.id))
-        return Counterexample(key, len(ops), (), None, stuck, (stuck,), True, True), 0
+        return Counterexample(key, len(ops), (), None, stuck, (stuck,), True, True), 0, False
     coded = _Key(ops, open_)
     evidence = None
     budget = min(max_steps, _ZONES_AFTER * len(ops) + _ZONES_BASE) if unique else max_steps
@@ -612,11 +622,11 @@ def _check_key(
         steps = limit.steps
         evidence = _zones(ops, open_)
         if evidence is None:
-            return None, steps
+            return None, steps, True
         detail = limit.best
     else:
         if ok:
-            return None, steps
+            return None, steps, False
     if detail is None:  # cut off before it ever backtracked: explain on the evidence
         evidence.sort(key=lambda o: (o.invoked, o.id))
         try:
@@ -647,7 +657,7 @@ def _check_key(
         tuple(sorted(core, key=lambda o: (o.invoked, o.id))),
         minimal,
     )
-    return example, steps
+    return example, steps, evidence is not None
 
 
 def _zones(ops: list[Operation], open_: set[int]) -> list[Operation] | None:

@@ -171,7 +171,8 @@ def test_with_unique_values_the_zones_decide_when_the_search_is_slow():
     the counterexample keeps the deepest prefix the search found and a minimal core."""
     result = check_linearizability(crowd(values=None), max_steps=500)
     (example,) = result.counterexamples
-    assert result.unknown == () and result.steps > 500 - 1
+    assert result.unknown == () and result.steps > 500 - 1 and result.zones == ("x",)
+    assert ", 1 key(s) by zones, " in str(result)
     assert example.minimal and example.stuck.kind == READ
     # Writes 1 and 2 and two reads that see them in opposite orders after both completed.
     assert sorted(op.id for op in example.core) in ([1, 2, 97, 98], [1, 2, 98, 99])
