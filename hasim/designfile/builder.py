@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from hasim.designfile import schema
 from hasim.designfile.expr import ExprError, parse_structure, suggest
 from hasim.designfile.schema import DesignError, Key
+from hasim.designfile.serving import replicas as _replicas
+from hasim.designfile.serving import serving as _serving
 from hasim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -174,7 +176,7 @@ class Builder:
             spec.pop("zone", None)
         if kind == "crew":
             spec.pop("failures", None)
-        values = design._convert(where, path, spec, body, scope)
+        values = design.convert(where, path, spec, body, scope)
         args = {spec[k].arg or k: v for k, v in values.items() if spec[k].arg != ""}
         if isinstance(args.get("zone"), list) and kind not in ("store",):
             args["zone"] = args["zone"][index % len(args["zone"])]
@@ -223,7 +225,7 @@ class Builder:
                         ("outlier_detection",),
                         f"{where} outlier_detection must be a table, got {table!r}",
                     )
-                conv = self.design._convert(
+                conv = self.design.convert(
                     where,
                     path,
                     _prefixed(schema.OUTLIER_DETECTION, "outlier_detection"),
@@ -277,7 +279,7 @@ class Builder:
         import hasim as hs
 
         scope = self.design.scope(self.params)
-        values = self.design._convert("[network]", ("network",), schema.NETWORK, body, scope)
+        values = self.design.convert("[network]", ("network",), schema.NETWORK, body, scope)
         self.network = values
         try:
             hs.Network(self.sim, **values)
@@ -363,9 +365,7 @@ class Builder:
             )
         spec = {**schema.FAILURE_KINDS[kind], "kind": Key(lambda v: v, arg="")}
         prefix = ".".join(keys)
-        values = design._convert(
-            where, path, _prefixed(spec, prefix), _prefix(table, prefix), scope
-        )
+        values = design.convert(where, path, _prefixed(spec, prefix), _prefix(table, prefix), scope)
         values = _unprefix(values)
         values.pop("kind", None)
         if "crews" in values:
@@ -428,7 +428,7 @@ class Builder:
             )
         spec = _prefixed(schema.HEALTH_CHECK, "health_check")
         values = _unprefix(
-            self.design._convert(where, path, spec, _prefix(value, "health_check"), scope)
+            self.design.convert(where, path, spec, _prefix(value, "health_check"), scope)
         )
         preset = values.pop("preset", None)
         known = getattr(hs.HealthCheck, "presets", lambda: ())()
@@ -491,51 +491,3 @@ def _key_of(message: str, body: dict) -> str | None:
         if f": {key} must" in message or f": {key} " in message:
             return key
     return None
-
-
-def _replicas(store: Any) -> list[Any]:
-    """A store's replicas (or a Raft cluster's nodes)."""
-    for attr in ("replicas", "nodes"):
-        members = getattr(store, attr, None)
-        if isinstance(members, (list, tuple)) and members:
-            return list(members)
-    raise ExprError(f"replicas() takes a replicated store, got {getattr(store, 'name', store)!r}")
-
-
-def _serving(store: Any) -> Any:
-    """The store can serve reads and writes: its natural up structure (see the docs)."""
-    from hasim.replication import PrimaryBackup, QuorumStore, RaftCluster, SingleCopy
-    from hasim.structure import k_of_n
-
-    if isinstance(store, QuorumStore):
-        return k_of_n(max(store.r, store.w), store.replicas)
-    if isinstance(store, RaftCluster):
-        return k_of_n(store.majority, store.nodes)
-    if isinstance(store, PrimaryBackup):
-        return PrimaryServing(store)
-    if isinstance(store, SingleCopy):
-        return store
-    raise ExprError(f"serving() takes a store, got {getattr(store, 'name', store)!r}")
-
-
-class PrimaryServing:
-    """A primary-backup store serves while its believed primary is up with enough live backups.
-
-    Enough: ``acks`` backups (sync and semi-sync writes wait for them), none for async.
-    Which replica is primary changes with failovers, so this is a predicate, not a structure.
-    """
-
-    __slots__ = ("store", "acks")
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.acks = 0 if store.mode == "async" else store.acks
-
-    def __call__(self) -> bool:
-        """Whether the store serves now."""
-        primary = self.store.primary
-        backups = sum(r.up for r in self.store.replicas if r is not primary)
-        return primary.up and backups >= self.acks
-
-    def __repr__(self) -> str:
-        return f"serving({self.store.name})"

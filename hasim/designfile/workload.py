@@ -69,7 +69,7 @@ def read_workload(design: Design, table: dict[str, Any]) -> Any:
     import hasim as hs
 
     where, path = "[workload]", ("workload",)
-    values = design._convert(where, path, schema.WORKLOAD, table, design.scope(design.defaults))
+    values = design.convert(where, path, schema.WORKLOAD, table, design.scope(design.defaults))
     kind = values.get("kind") or ("closed_loop" if "users" in values else "open_loop")
     if kind == "none":
         extra = sorted(set(values) - {"kind"})
@@ -116,7 +116,7 @@ def _retry(design: Design, value: Any) -> Any:
             f"{where} retry must be a table such as {{ attempts = 3 }}, got {value!r}",
         )
     spec = {f"retry.{k}": v for k, v in schema.RETRY.items()}
-    values = design._convert(
+    values = design.convert(
         where,
         path,
         spec,
@@ -150,7 +150,7 @@ def _table(design: Design, key: str, value: Any, spec: dict, cls: type) -> Any:
     if not isinstance(value, dict):
         design.fail(path, (key.split(".")[0],), f"{where} {key} must be a table, got {value!r}")
     prefixed = {f"{key}.{k}": v for k, v in spec.items()}
-    values = design._convert(
+    values = design.convert(
         where,
         path,
         prefixed,
