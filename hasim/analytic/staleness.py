@@ -175,10 +175,10 @@ class _Grid:
         others = n - r
         f_c = stats.binom.sf(w - 1, others, np.minimum(np.cumsum(p_d), 1.0))
         p_c = np.diff(f_c, prepend=0.0)
-        self.ci = np.flatnonzero(p_c > 1e-300)
+        self.ci = np.flatnonzero(p_c > 1e-15)  # what is left out weighs < points * 1e-15
         self.p_c = p_c[self.ci]
         p_r = _masses(wars.read, step, points)
-        self.ri = np.flatnonzero(p_r > 1e-300)
+        self.ri = np.flatnonzero(p_r > 1e-15)
         self.p_r = p_r[self.ri]
         if fanout == "all":
             p_s = _masses(wars.response, step, points)
