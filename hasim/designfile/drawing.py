@@ -66,7 +66,8 @@ def _describe(kind: str, component: Any) -> str:
     """The second line of a box: what the component is and its main setting."""
     if kind in ("server", "app_server"):
         what = "app server" if kind == "app_server" else "server"
-        return f"{what} · {component.workers} workers"
+        workers = component.workers
+        return f"{what} · {workers} worker{'s' * (workers != 1)}"
     if kind == "balancer":
         policy = re.sub(r"(?<!^)(?=[A-Z])", " ", type(component.policy).__name__).lower()
         return f"balancer · {policy}"
@@ -295,16 +296,16 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
         )  # fmt: skip
         ax.add_patch(patch)
         patches[name] = patch
-        shift = 0.08 if text[3] else 0.0
-        ax.text(x, y + h * (0.2 + shift), text[0], ha="center", va="center", fontsize=9,
+        # name, what it is, its failures, its gray failures: four lines if it has the last
+        rows = (0.28, 0.06, -0.15, -0.34) if text[3] else (0.2, -0.07, -0.3, 0.0)
+        ax.text(x, y + h * rows[0], text[0], ha="center", va="center", fontsize=9,
                 fontweight="bold", zorder=4)  # fmt: skip
-        ax.text(x, y - h * (0.07 - shift), text[1], ha="center", va="center", fontsize=6.8,
-                zorder=4)  # fmt: skip
+        ax.text(x, y + h * rows[1], text[1], ha="center", va="center", fontsize=6.8, zorder=4)
         if text[2]:
-            ax.text(x, y - h * (0.3 - shift), text[2], ha="center", va="center", fontsize=6.2,
+            ax.text(x, y + h * rows[2], text[2], ha="center", va="center", fontsize=6.2,
                     color="#555555", zorder=4)  # fmt: skip
         if text[3]:
-            ax.text(x, y - h * 0.34, text[3], ha="center", va="center", fontsize=6.0,
+            ax.text(x, y + h * rows[3], text[3], ha="center", va="center", fontsize=6.0,
                     color="#9a5b00", style="italic", zorder=4)  # fmt: skip
 
     styles = {
@@ -316,8 +317,9 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
     for src, dst, style in plan["arrows"]:
         if src not in patches or dst not in patches:
             continue
+        bend = 0.3 if style == "link" else 0.0  # a link beside the request arrow, not on it
         props = dict(styles[style], patchA=patches[src], patchB=patches[dst], shrinkA=1,
-                     shrinkB=1, connectionstyle="arc3,rad=0.0")  # fmt: skip
+                     shrinkB=1, connectionstyle=f"arc3,rad={bend}")  # fmt: skip
         ax.annotate("", xy=boxes[dst][:2], xytext=boxes[src][:2], arrowprops=props, zorder=2)
 
     built = plan["built"]
