@@ -106,8 +106,8 @@ def plot(seen: dict, n: int, settings, span: float, trials: int, path: Path, pic
         fontsize=10,
     )
     hp.save(ax, path, dpi=120)
-    if picture is not None:
-        ax.figure.set_size_inches(8, 4.8)
+    if picture is not None:  # README size: 1100 x 620 pixels
+        ax.figure.set_size_inches(10, 5.64)
         hp.save(ax, picture, dpi=110)
 
 

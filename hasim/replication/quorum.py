@@ -40,8 +40,11 @@ cuts and loss still apply; with no latency set between the store and its replica
 default, the WARS draws are the whole delays, as in PBS). Each replica's W and R draws come
 from the coordinator's streams ``(store, "write->replica")`` and ``(store, "read->replica")``,
 its A and S draws from its own ``(replica, "ack")`` and ``(replica, "response")``; pings,
-read repairs and hinted handoffs take the plain paths. ``hasim.analytic.wars_staleness``
-integrates the model numerically.
+read repairs and hinted handoffs take the plain paths. ``hasim.analytic.wars_consistency``
+integrates the model numerically and ``hasim.replication.pbs.visibility_trials`` measures it
+on this store. (Service times are not part of PBS's model and do not simply add to W or R:
+a replica serves FIFO, so a read that arrives while the write is queued or in service there
+waits for it and sees it.)
 
 **Outcomes.** ``error`` at once while the coordinator itself is down (only a chaos action
 can take it down: ``failures`` is the replicas'), and for every operation in flight when it
