@@ -30,7 +30,8 @@ latent fault or a bad reconfiguration that takes the pair down), the manager is 
 after a failed promotion but waiting for the *failed standby*: the pair is down (``up`` is
 False) until that member is repaired, and the manager rejects requests until it believes it
 healthy again (``healthy_after`` heartbeats later), as a failed promotion's outage ends
-with the old active's repair and its rejections when that one is believed healthy. No
+with the old active's repair and its rejections when that one is believed healthy (a
+standby suspected by mistake, up all along, costs rejections but no uptime). No
 failover starts while wedged; if the manager suspects the active member by the time it
 unwedges, it starts one at once. Requests already forwarded to the active member finish
 there. There is no separate reconfiguration time: the outage ends with the failed unit's
