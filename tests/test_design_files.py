@@ -93,8 +93,8 @@ def test_examples_load_and_run():
         workload = as_workload(design.workload)
         if workload is not None:
             workload(sim, entry)
-        result = sim.run(until=10 * hs.minutes)
-        assert result.summary()["window"] == 10 * hs.minutes, path.name
+        summary = sim.run(until=3 * hs.minutes).summary()
+        assert summary["window"] == 3 * hs.minutes and summary["ok"] > 0, path.name
 
 
 # -- the format's parts --------------------------------------------------------------------------
