@@ -612,6 +612,7 @@ def _check_key(
         return Counterexample(key, len(ops), (), None, stuck, (stuck,), True, True), 0, False
     coded = _Key(ops, open_)
     evidence = None
+    zoned = False
     budget = min(max_steps, _ZONES_AFTER * len(ops) + _ZONES_BASE) if unique else max_steps
     try:
         ok, detail, steps = _search(coded, budget, deadline)
@@ -620,6 +621,7 @@ def _check_key(
             raise
         # The search is slow: with unique values the zones decide, in O(n log n).
         steps = limit.steps
+        zoned = True
         evidence = _zones(ops, open_)
         if evidence is None:
             return None, steps, True
@@ -627,6 +629,8 @@ def _check_key(
     else:
         if ok:
             return None, steps, False
+        if unique:  # the zones' evidence is a small failing subset to shrink from
+            evidence = _zones(ops, open_)
     if detail is None:  # cut off before it ever backtracked: explain on the evidence
         evidence.sort(key=lambda o: (o.invoked, o.id))
         try:
@@ -657,7 +661,7 @@ def _check_key(
         tuple(sorted(core, key=lambda o: (o.invoked, o.id))),
         minimal,
     )
-    return example, steps, evidence is not None
+    return example, steps, zoned
 
 
 def _zones(ops: list[Operation], open_: set[int]) -> list[Operation] | None:
