@@ -14,7 +14,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ["mmc", "balancer", "state", "memory", "experiment", "rare", "fastforward", "failover"]
+CASES = [
+    "mmc",
+    "balancer",
+    "state",
+    "memory",
+    "experiment",
+    "rare",
+    "fastforward",
+    "failover",
+    "linearizability",
+]
 
 
 def run(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
