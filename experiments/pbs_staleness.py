@@ -78,7 +78,7 @@ def measure(n: int, settings, gaps, trials: int, seed: int) -> tuple[pd.DataFram
             rows.append({"setting": name, "n": n, "r": r, "w": w, "read_fanout": fanout,
                          "t": t, "reads": reads, "consistent": fresh, "share": fresh / reads,
                          "share_lo": lo, "share_hi": hi, "theory": p,
-                         "theory_in_interval": bool(lo <= p <= hi)})  # fmt: skip
+                         "theory_in_interval": bool(lo - 1e-9 <= p <= hi + 1e-9)})  # fmt: skip
     return pd.DataFrame(rows), seen
 
 

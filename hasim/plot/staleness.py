@@ -101,7 +101,7 @@ def staleness_curve(
     palette = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     names = [*curves, *(k for k in runs if k not in curves)]
     colours = {k: palette[i % len(palette)] for i, k in enumerate(names)}
-    lowest = 1.0
+    lowest, carets = 1.0, False
     for label, (t, p) in curves.items():
         ax.plot(t / per, p, lw=1.6, color=colours[label], label=label or "theory")
         lowest = min(lowest, float(np.nanmin(p)))
@@ -119,6 +119,7 @@ def staleness_curve(
                     label=text)  # fmt: skip
         if not some.all():  # every read consistent: only a lower bound, shown as a caret
             ax.plot(x[~some], low[~some], "^", ms=5.5, color=colour, mfc="white", mew=1.3)
+            carets = True
         lowest = min(lowest, float(np.nanmin(low)))
     if runs and curves:  # one key for the two kinds of marks
         from matplotlib.lines import Line2D
@@ -127,13 +128,11 @@ def staleness_curve(
         handles += [
             Line2D([], [], color="0.35", lw=1.6),
             Line2D([], [], color="0.35", marker="o", mfc="white", ls="", mew=1.3),
-            Line2D([], [], color="0.35", marker="^", mfc="white", ls="", mew=1.3),
         ]
-        labels += [
-            "theory (lines)",
-            f"simulated, {level:.0%} Wilson interval",
-            "simulated, every read consistent: lower bound",
-        ]
+        labels += ["theory (lines)", f"simulated, {level:.0%} Wilson interval"]
+        if carets:
+            handles.append(Line2D([], [], color="0.35", marker="^", mfc="white", ls="", mew=1.3))
+            labels.append("simulated, every read consistent: lower bound")
         ax.legend(handles, labels, fontsize=8, loc="lower right")
     else:
         ax.legend(fontsize=8, loc="lower right")
