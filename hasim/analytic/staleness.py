@@ -248,6 +248,14 @@ def _check_wars_args(owner: str, n: int, r: int, w: int, wars: Any, fanout: str)
         raise config_error(owner, "fanout", '"all" or "quorum"', fanout)
 
 
+def _check_grid(owner: str, points: int, tail: float) -> tuple[int, float]:
+    points = check_int(owner, "points", points, minimum=16)
+    tail = check_positive(owner, "tail", tail)
+    if tail >= 1e-3:
+        raise config_error(owner, "tail", "a number in (0, 1e-3)", tail)
+    return points, tail
+
+
 def wars_consistency(
     n: int,
     r: int,
@@ -294,10 +302,7 @@ def wars_consistency(
     """
     owner = "wars_consistency"
     _check_wars_args(owner, n, r, w, wars, fanout)
-    points = check_int(owner, "points", points, minimum=16)
-    tail = check_positive(owner, "tail", tail)
-    if tail >= 1e-3:
-        raise config_error(owner, "tail", "a number in (0, 1e-3)", tail)
+    points, tail = _check_grid(owner, points, tail)
     times = np.asarray(t, dtype=float)
     if times.size and (not np.all(np.isfinite(times)) or times.min() < 0):
         raise config_error(owner, "t", "seconds >= 0 (a number or an array)", t)
@@ -348,8 +353,8 @@ def wars_visibility(
     rtol = check_positive(owner, "rtol", rtol)
     if r + w > n:
         return 0.0
-    points = check_int(owner, "points", points, minimum=16)
-    stale = _stale(n, r, w, wars, fanout, points, check_positive(owner, "tail", tail))
+    points, tail = _check_grid(owner, points, tail)
+    stale = _stale(n, r, w, wars, fanout, points, tail)
     gap = stale(0.0) - (1.0 - p)  # > 0 while P(consistent) < p
     if gap <= 0.0:
         return 0.0
