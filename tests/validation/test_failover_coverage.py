@@ -30,9 +30,9 @@ unavailability is 0.1068, against 0.0820 when only promotions are subject to cov
 
 Tolerance: ``stats.check`` (99.9 % Student-t interval over independent replications,
 seeds 1..R, and its half-width below ``plan.rel`` of the theory). Uncovered outages last a
-repair (40 s) and are rarer than failovers, so replications spread more than in
-``test_failover.py``: the bounds are 15 % (quick) and 3 % (slow), each about 1.6 times the
-expected half-width.
+repair (40 s), so replications spread more than in ``test_failover.py`` and the quick runs
+are longer. Measured: quick 0.1093 +- 0.0068 (6.4 % of the theory 0.1068, bound 12 %), slow
+0.10654 +- 0.0010 (0.9 %, bound 2 %).
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ HEARTBEAT = 1.0
 TIMEOUT = 1.5
 COVERAGE = 0.8
 
-#: Quick: 20 runs of 1e5 s (about 500 failures per member and run), 15 %; slow: 40 runs of
-#: 1.2e6 s, 3 %.
+#: Quick: 20 runs of 1e5 s (about 500 failures per member and run), 12 %; slow: 40 runs of
+#: 1.2e6 s, 2 %.
 PLANS = variants(
-    quick=Plan(replications=20, horizon=1e5, warmup=2e3, rel=0.15),
-    slow=Plan(replications=40, horizon=1.2e6, warmup=2e3, rel=0.03),
+    quick=Plan(replications=20, horizon=1e5, warmup=2e3, rel=0.12),
+    slow=Plan(replications=40, horizon=1.2e6, warmup=2e3, rel=0.02),
 )
 
 
