@@ -11,6 +11,7 @@ import matplotlib; import it yourself::
     hp.incident(run_result, 0)
     hp.latency_cdf({"one zone": a, "three zones": b})
     hp.recovery_breakdown(run_result)
+    hp.staleness_curve({"R=1 W=1": visibility}, theory={"R=1 W=1": (t, p)})
 
 Every function draws on ``ax`` (a new figure when None) and returns the Axes it
 drew on; the two-panel pictures (``compare`` with a baseline, ``incident``)
@@ -28,6 +29,7 @@ from __future__ import annotations
 from hasim.plot._common import save
 from hasim.plot.experiments import availability_curve, compare
 from hasim.plot.latency import latency_cdf, recovery_breakdown
+from hasim.plot.staleness import staleness_curve
 from hasim.plot.timeline import incident, timeline
 
 __all__ = [
@@ -37,5 +39,6 @@ __all__ = [
     "incident",
     "latency_cdf",
     "recovery_breakdown",
+    "staleness_curve",
     "save",
 ]
