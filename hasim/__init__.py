@@ -41,6 +41,7 @@ from hasim.chaos import (
     Stall,
     ZoneOutage,
 )
+from hasim.designfile import Design, DesignError, load_design
 from hasim.dist import (
     Deterministic,
     Distribution,
@@ -90,7 +91,9 @@ from hasim.replication import (
     VersionedStore,
     Zipf,
 )
+from hasim.replication.quorum import WARS
 from hasim.resilience import (
+    AdaptiveThrottle,
     CircuitBreaker,
     ConstantBackoff,
     ExponentialBackoff,
@@ -176,6 +179,7 @@ __all__ = [
     "ExponentialBackoff",
     "CircuitBreaker",
     "Hedge",
+    "AdaptiveThrottle",
     # membership, replacement, autoscaling, planned disruptions
     "Group",
     "Autoscaler",
@@ -206,6 +210,7 @@ __all__ = [
     "RaftCluster",
     "RaftKV",
     "QuorumStore",
+    "WARS",
     "BackupStore",
     "Backups",
     "DisasterRecovery",
@@ -214,6 +219,9 @@ __all__ = [
     "Summary",
     # experiments
     "Experiment",
+    "load_design",
+    "Design",
+    "DesignError",
     "FailureBiasing",
     "ExperimentResult",
     "Target",

@@ -6,7 +6,8 @@ without shared repair crews, and finite birth-death chains. ``ctmc``: continuous
 Markov chains (steady state, failure frequency, mean time to absorption, transient),
 with ready chains for active-passive pairs and k-of-n with limited crews.
 ``detection``: health-check detection time and the availability it costs.
-``staleness``: PBS's chance of a stale read from a partial quorum. ``structure``: exact
+``staleness``: PBS's chance of a stale read from a partial quorum (closed forms, and the
+WARS model integrated numerically for any latency distributions). ``structure``: exact
 analysis of structure expressions (availability with repeated components, transient A(t),
 minimal cut and path sets, Birnbaum, criticality and Fussell-Vesely importance).
 ``interval``: availability over a finite window of a CTMC (transient A(t), expected
@@ -18,7 +19,12 @@ from __future__ import annotations
 
 from hasim.analytic import structure
 from hasim.analytic.ctmc import CTMC, active_passive_chain, duplex_availability, k_of_n_chain
-from hasim.analytic.detection import detection_bounds, detection_time, detection_unavailability
+from hasim.analytic.detection import (
+    check_detection_time,
+    detection_bounds,
+    detection_time,
+    detection_unavailability,
+)
 from hasim.analytic.interval import (
     error_budget,
     expected_interval_availability,
@@ -40,7 +46,14 @@ from hasim.analytic.reliability import (
     repair_chain,
     series,
 )
-from hasim.analytic.staleness import k_staleness, stale_probability, t_visibility
+from hasim.analytic.staleness import (
+    k_staleness,
+    stale_probability,
+    t_visibility,
+    wars_consistency,
+    wars_monte_carlo,
+    wars_visibility,
+)
 from hasim.analytic.structure import importance, minimal_cut_sets, minimal_path_sets
 
 __all__ = [
@@ -62,11 +75,15 @@ __all__ = [
     "stale_probability",
     "k_staleness",
     "t_visibility",
+    "wars_consistency",
+    "wars_visibility",
+    "wars_monte_carlo",
     "CTMC",
     "active_passive_chain",
     "duplex_availability",
     "k_of_n_chain",
     "detection_time",
+    "check_detection_time",
     "detection_bounds",
     "detection_unavailability",
     "structure",

@@ -45,8 +45,9 @@ from hasim.replication.linearizability import (
     Linearizability,
     check_linearizability,
 )
+from hasim.replication.pbs import Visibility, visibility_trials
 from hasim.replication.primary_backup import DataLoss, PrimaryBackup, Replica
-from hasim.replication.quorum import QuorumReplica, QuorumStore
+from hasim.replication.quorum import WARS, QuorumReplica, QuorumStore
 from hasim.replication.raft import RaftCluster, RaftNode
 from hasim.replication.raft_kv import RaftKV
 from hasim.replication.store import (
@@ -86,6 +87,9 @@ __all__ = [
     "check_linearizability",
     "Linearizability",
     "Counterexample",
+    "WARS",
+    "Visibility",
+    "visibility_trials",
     "at_most_one_leader_per_term",
     "PrimaryBackup",
     "Replica",

@@ -95,22 +95,24 @@ def beta_pair_down(seed: int, horizon: float, *, beta: float) -> float:
     return _window_share_down(sim, horizon, warmup=1_000.0)
 
 
-def pair_down(seed: int, horizon: float, *, coverage: float) -> float:
+def pair_down(seed: int, horizon: float, *, coverage: float, coverage_on: str = "active") -> float:
     """An ActivePassive pair (heartbeat 1 s, timeout 1.5 s, promotion ~Exp(10 s))."""
     sim = hs.Simulation(seed=seed, record="aggregate")
     failures = hs.Failures(ttf=hs.Exponential(mean=200.0), ttr=hs.Exponential(mean=40.0))
     members = [hs.Server(sim, name, failures=failures) for name in ("p", "s")]
     pair = hs.ActivePassive(sim, "ap", primary=members[0], standby=members[1], heartbeat=1.0,
                             timeout=1.5, promotion_delay=hs.Exponential(mean=10.0),
-                            coverage=coverage, failback="stay", healthy_after=1)  # fmt: skip
+                            coverage=coverage, coverage_on=coverage_on, failback="stay",
+                            healthy_after=1)  # fmt: skip
     sim.up_when(lambda: pair.up)
     return _window_share_down(sim, horizon, warmup=2_000.0)
 
 
-def _pair_theory(coverage: float) -> float:
+def _pair_theory(coverage: float, coverage_on: str = "active") -> float:
     chain, up = analytic.active_passive_chain(
-        200.0, 40.0, detection=1.5 - 0.5, switchover=10.0, coverage=coverage
-    )
+        200.0, 40.0, detection=1.5 - 0.5, switchover=10.0, coverage=coverage,
+        coverage_on=coverage_on,
+    )  # fmt: skip
     return 1.0 - chain.availability(up)
 
 
@@ -323,6 +325,45 @@ def hung_detection(seed: int, horizon: float, *, interval: float, n: int, timeou
     return float(np.mean(ttds))
 
 
+def preset_detection(seed: int, horizon: float, *, preset: str, hung: bool) -> float:
+    """Mean time to detect with ``HealthCheck.preset(preset)``, crashes or hangs of 8 servers.
+
+    ``hung=False``: crashes that refuse probes, as ``detection`` (TTF ``Uniform(20 I, 40 I)``,
+    TTR ``(N + 1) I``; the summary's ``mttd``). ``hung=True``: stalls, as ``hung_detection``.
+    The check is the preset's, jitter (a random first probe) included.
+    """
+    check = hs.HealthCheck.preset(preset)
+    i, n = check.interval, check.unhealthy_after
+    sim = hs.Simulation(seed=seed, record="aggregate")
+    if not hung:
+        failures = hs.Failures(ttf=hs.Uniform(20 * i, 40 * i), ttr=hs.Deterministic((n + 1) * i))
+        web = [hs.Server(sim, f"web{k}", failures=failures) for k in range(8)]
+        hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
+        return sim.run(until=horizon, warmup=5 * i).summary()["mttd"]
+    hang = (n + 2) * i + check.timeout
+    stalls = hs.Stalls(every=hs.Uniform(20 * i, 40 * i), lasting=hs.Deterministic(hang))
+    web = [hs.Server(sim, f"web{k}", service_time=0.0, failures=stalls) for k in range(8)]
+    hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
+    result = sim.run(until=horizon, warmup=5 * i)
+    verdicts: dict[str, list[float]] = {}
+    for t, observer, target, healthy in result.detections:
+        if observer == "lb" and not healthy:
+            verdicts.setdefault(target, []).append(t)
+    faults = result.faults()
+    onsets = faults[(faults["kind"] == "stall") & (faults["start"] < horizon - hang)]
+    ttds = []
+    for target, start in zip(onsets["target"], onsets["start"], strict=True):
+        times = np.array(verdicts.get(target, ()))
+        ttds.append(times[(times >= start) & (times < start + hang)][0] - start)
+    return float(np.mean(ttds))
+
+
+def _preset_theory(preset: str, hung: bool) -> float:
+    from hasim.analytic.detection import check_detection_time
+
+    return check_detection_time(hs.HealthCheck.preset(preset), hung=hung)
+
+
 def lossy_retries(seed: int, horizon: float, *, loss: float, attempts: int) -> float:
     """The failed share of requests over a lossy path, with ``attempts`` tries each.
 
@@ -380,6 +421,30 @@ def quorum_stale(seed: int, horizon: float, *, n: int, r: int, w: int) -> float:
     sim.run(until=trials * 0.01 + 1.0)
     reads = checker.stale_reads(users.history).reads
     return sum(read.behind >= 1 for read in reads) / len(reads)
+
+
+def _wars4():
+    """PBS's W, A, R, S latencies, exponential of rates 100, 500, 250 and 1000 per second."""
+    from hasim.replication.quorum import WARS
+
+    rates = {"write": 100.0, "ack": 500.0, "read": 250.0, "response": 1000.0}
+    return WARS(**{k: hs.Exponential(rate=v) for k, v in rates.items()})
+
+
+def wars_consistent(seed: int, horizon: float, *, n: int, r: int, w: int, t: float) -> float:
+    """The share of reads ``t`` after a commit that return the write (``horizon`` trials).
+
+    ``hasim.replication.pbs.visibility_trials``: a fresh key per trial, reads to all N, the
+    first R responses answer, no read repair; WARS latencies of ``_wars4``.
+    """
+    from hasim.replication.pbs import visibility_trials
+
+    seen = visibility_trials(seed, n=n, r=r, w=w, wars=_wars4(), gaps=[t], trials=int(horizon))
+    return seen.share[0]
+
+
+def _wars_theory(n: int, r: int, w: int, t: float) -> float:
+    return analytic.wars_consistency(n, r, w, _wars4(), t)
 
 
 def rare_k_of_n(seed: int, horizon: float, *, k: int, n: int, mttf: float, mttr: float) -> float:
@@ -448,6 +513,10 @@ CASES: tuple[Case, ...] = (
     Case("active-passive-c0.8", "failover", "1 - A of an ActivePassive pair, coverage 0.8",
          "9-state CTMC", partial(_pair_theory, 0.8), partial(pair_down, coverage=0.8),
          (3e4, 4e5), (0.10, 0.02)),
+    Case("active-passive-any-c0.8", "failover",
+         "1 - A of a pair, coverage 0.8 on any member's failure", "14-state CTMC",
+         partial(_pair_theory, 0.8, "any"), partial(pair_down, coverage=0.8, coverage_on="any"),
+         (3e4, 4e5), (0.10, 0.02)),
     Case("active-passive-rare-ff", "failover",
          "1 - A of a pair, MTTF/switchover 1e4, fast-forward", "9-state CTMC",
          _rare_pair_theory, rare_pair_down, (1e8, 2e8), (0.25, 0.05)),
@@ -502,6 +571,16 @@ CASES: tuple[Case, ...] = (
     Case("detect-hung-I1-N3-T0.4", "detection", "mean time to detect a hung server (s)",
          "(N - 1/2) I + T", partial(analytic.detection_time, 1.0, 3, timeout=0.4),
          partial(hung_detection, interval=1.0, n=3, timeout=0.4), (3e3, 4e4), (0.05, 0.01)),
+    Case("detect-preset-alb-crash", "detection", "mean time to detect a crash, ALB defaults (s)",
+         "(N - 1/2) I", partial(_preset_theory, "alb", False),
+         partial(preset_detection, preset="alb", hung=False), (4.5e4, 6e5), (0.05, 0.01)),
+    *(Case(f"detect-preset-{p}-hang", "detection",
+           f"mean time to detect a hung server, HealthCheck.preset({p!r}) (s)",
+           "(N - 1/2) I + T", partial(_preset_theory, p, True),
+           partial(preset_detection, preset=p, hung=True),
+           (1500 * hs.HealthCheck.preset(p).interval, 2e4 * hs.HealthCheck.preset(p).interval),
+           (0.05, 0.01))
+      for p in ("alb", "nlb", "envoy", "k8s-readiness", "haproxy", "gcp")),
     Case("lossy-retries", "network", "failed share, loss 0.2 each way, 3 tries",
          "(1 - (1 - p)^2)^n", _const((1 - 0.8**2) ** 3),
          partial(lossy_retries, loss=0.2, attempts=3), (1e3, 3e4), (0.05, 0.01)),
@@ -511,6 +590,10 @@ CASES: tuple[Case, ...] = (
     Case("pbs-N5R2W2", "replication", "share of reads missing the last write, N 5 R 2 W 2",
          "PBS: C(N-W, R) / C(N, R)", partial(analytic.k_staleness, 5, 2, 2, 1),
          partial(quorum_stale, n=5, r=2, w=2), (2e3, 2e4), (0.05, 0.01)),
+    Case("wars-N3R1W1-t0", "replication",
+         "P(read at commit returns the write), N 3 R=W=1, WARS exponential",
+         "PBS WARS, numeric integration", partial(_wars_theory, 3, 1, 1, 0.0),
+         partial(wars_consistent, n=3, r=1, w=1, t=0.0), (2e3, 5e3), (0.05, 0.01)),
     Case("md1-link", "network", "time on a link with bandwidth, rho 0.7 (s)",
          "Pollaczek-Khinchine, M/D/1", partial(_md1, 0.7), partial(link_wait, rho=0.7),
          (2e4, 3e5), (0.05, 0.01)),
