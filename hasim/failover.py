@@ -371,6 +371,7 @@ class ActivePassive(Forwarder):
 
     def _switch(self, new: _Member) -> None:
         old, self.active = self.active, new
+        self._stuck = False  # a failed promotion waited for the old active: moot now
         self._tell(new, ACTIVE)
         self._tell(old, STANDBY)
         self.sim._state_changed(self.name)

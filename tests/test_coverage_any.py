@@ -170,3 +170,26 @@ def test_coverage_on_is_validated(sim):
     ):
         ActivePassive(sim, "ap", primary=p, standby=s, coverage_on="both")
     assert "ap" not in sim
+
+
+def test_a_failback_ends_the_wait_of_a_failed_promotion(sim, at):
+    """A failback while a failed promotion waits (``_stuck``) must not leave the wait set:
+    the new active's next failure fails over as usual (it used to keep the pair down until
+    that member's repair). Coverage is scripted: 1 for the first failover, 0 for the
+    promotion back to p (33 -> 38: failed, stuck on s), 1 again before p's second crash."""
+    p, s, ap = pair(sim, coverage=1.0, promotion_delay=5.0)
+    at(10.5, p.fail)  # suspected at 13, promoted s at 18
+    at(20.0, lambda: setattr(ap, "coverage", 0.0))
+    at(30.5, s.fail)  # suspected at 33; p still down: the promotion retries
+    at(40.0, p.recover)  # p healthy at 42; the retried promotion fails (c = 0): stuck on s
+    at(50.5, p.fail)
+    at(60.0, p.recover)  # p healthy at 62: failback to p (s still down)
+    at(65.0, s.recover)  # s healthy at 67
+    at(70.0, lambda: setattr(ap, "coverage", 1.0))
+    at(80.5, p.fail)  # suspected at 83: fails over to s at 88
+    at(200.0, p.recover)
+    sim.run(until=220)
+    outcomes = [(r["member"], r["outcome"]) for r in ap.records]
+    assert ("s", "failed") in outcomes and ap.failbacks >= 1
+    assert ap.records[-1]["member"] == "p" and ap.records[-1]["outcome"] == "promoted"
+    assert ap.records[-1]["promoted"] == pytest.approx(88.0)
