@@ -31,7 +31,7 @@ def failover_pair(sim: hs.Simulation, primary: Any, standby: Any, p: dict[str, A
     """``primary`` and ``standby`` behind an ActivePassive named ``vip``.
 
     Its settings are ``p``'s ``heartbeat``, ``heartbeat_timeout``, ``promotion_delay``,
-    ``coverage`` and ``failback``.
+    ``coverage``, ``coverage_on`` (``"active"`` when absent) and ``failback``.
     """
     return hs.ActivePassive(
         sim,
@@ -42,5 +42,6 @@ def failover_pair(sim: hs.Simulation, primary: Any, standby: Any, p: dict[str, A
         timeout=p["heartbeat_timeout"],
         promotion_delay=p["promotion_delay"],
         coverage=p["coverage"],
+        coverage_on=p.get("coverage_on", "active"),
         failback=p["failback"],
     )

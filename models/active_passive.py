@@ -25,6 +25,9 @@ Parameters (``PARAMS`` holds the defaults):
   suspects a server.
 - ``promotion_delay``: seconds from suspicion to switching the traffic.
 - ``coverage``: probability that a promotion succeeds (0 to 1).
+- ``coverage_on``: which failures coverage applies to: ``"active"`` (promotions only)
+  or ``"any"`` (a standby's detected failure too: uncovered, the pair is down until
+  that standby is repaired; the classic duplex with imperfect coverage).
 - ``failback``: ``"auto"`` or ``"stay"``.
 - ``zone``: both servers' zone (a label: no zone fails in this design).
 
@@ -56,6 +59,7 @@ PARAMS = {
     "heartbeat_timeout": 3.0,
     "promotion_delay": 5.0,
     "coverage": 0.99,
+    "coverage_on": "active",
     "failback": "stay",
     "zone": "az1",
 }

@@ -322,6 +322,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "timeout": Key(duration(positive=True)),
         "promotion_delay": Key(distribution),
         "coverage": Key(probability),
+        "coverage_on": Key(choice("active", "any")),
         "failback": Key(choice("auto", "stay")),
         "healthy_after": Key(integer(1)),
     },
