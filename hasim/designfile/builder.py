@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hasim.designfile import schema
-from hasim.designfile.expr import ExprError, parse_structure, suggest
+from hasim.designfile.expr import ExprError, parse_structure, substitute, suggest
 from hasim.designfile.schema import DesignError, Key
 from hasim.designfile.serving import replicas as _replicas
 from hasim.designfile.serving import serving as _serving
@@ -14,7 +14,10 @@ from hasim.errors import ConfigError
 if TYPE_CHECKING:
     from hasim.designfile.loader import Design
 
-__all__ = ["Builder"]
+__all__ = ["Builder", "FAULTS"]
+
+#: The name of the chaos schedule a design file's ``[[fault]]`` tables make.
+FAULTS = "faults"
 
 
 class Builder:
@@ -44,6 +47,12 @@ class Builder:
         self.entry: Any = None
         self.entry_name = ""
         self.network: dict[str, Any] = {}
+        #: the chaos schedule of the ``[[fault]]`` tables (a ``hasim.Chaos``), or None
+        self.chaos: Any = None
+        #: a balancer's name -> the preset of its health check (its own or the balancer's)
+        self.check_presets: dict[str, str] = {}
+        #: a balancer's name -> its ``preset``
+        self.presets: dict[str, str] = {}
 
     # -- the whole design -----------------------------------------------------------------------
 
@@ -79,6 +88,7 @@ class Builder:
             self.groups[name] = stamped
         self._entry()
         self._structure()
+        self._faults()
         return self
 
     def _entry(self) -> None:
@@ -144,6 +154,36 @@ class Builder:
         self.sim.up_when(up, reward=reward)
         self.structure = up
         self.up_text = " ".join(text.split())
+
+    def _faults(self) -> None:
+        """The ``[[fault]]`` tables: a chaos schedule (``hasim.Chaos`` named ``faults``)."""
+        from hasim.chaos import Chaos, ScheduleError
+        from hasim.chaos.toml import _action, _Schedule
+
+        tables = self.design.faults
+        if not tables:
+            return
+        scope = self.design.scope(self.params)
+        lines = self.design.fault_lines
+        actions = []
+        for index, table in enumerate(tables):
+            where = f"[[fault]] #{index + 1}"
+            try:
+                body = {k: substitute(v, scope) for k, v in table.items()}
+            except ExprError as error:
+                raise DesignError(self.design.source, lines[index], f"{where}: {error}") from None
+            try:
+                actions.append(_action(body))
+            except (ConfigError, TypeError) as error:
+                raise DesignError(self.design.source, lines[index], f"{where}: {error}") from None
+        schedule = _Schedule(tuple(actions), self.design.source, tuple(lines), None)
+        try:
+            chaos = Chaos(self.sim, schedule, FAULTS)
+        except ScheduleError as error:
+            raise DesignError(error.source, error.line, f"[[fault]] {error.reason}") from None
+        except ConfigError as error:
+            raise DesignError(self.design.source, lines[0], f"[[fault]] {error}") from None
+        self.chaos = chaos
 
     # -- one component --------------------------------------------------------------------------
 
@@ -218,22 +258,20 @@ class Builder:
                     path, where, values["health_check"], scope
                 )
             if "outlier_detection" in values:
-                table = values["outlier_detection"]
-                if not isinstance(table, dict):
-                    self.design.fail(
-                        path,
-                        ("outlier_detection",),
-                        f"{where} outlier_detection must be a table, got {table!r}",
-                    )
-                conv = self.design.convert(
-                    where,
-                    path,
-                    _prefixed(schema.OUTLIER_DETECTION, "outlier_detection"),
-                    _prefix(table, "outlier_detection"),
-                    scope,
+                args["outlier_detection"] = self._outlier_detection(
+                    path, where, values["outlier_detection"], scope
                 )
-                args["outlier_detection"] = hs.OutlierDetection(**_unprefix(conv))
-            lb = hs.LoadBalancer(sim, name, backends=backends, **args)
+            check = values.get("health_check")
+            if isinstance(check, dict) and isinstance(check.get("preset"), str):
+                self.check_presets[name] = check["preset"]
+            if "preset" in values:
+                preset = self._preset(path, where, "preset", values["preset"], hs.LoadBalancer)
+                lb = hs.LoadBalancer.preset(preset, sim, name, backends=backends, **args)
+                self.presets[name] = preset
+                if "health_check" not in values:
+                    self.check_presets[name] = preset
+            else:
+                lb = hs.LoadBalancer(sim, name, backends=backends, **args)
             for backend in backends:
                 self.arrows.append((name, backend.name, "request"))
             if "home_zone" in values:
@@ -245,6 +283,8 @@ class Builder:
             self.arrows += [(name, primary.name, "request"), (name, standby.name, "standby")]
             return hs.ActivePassive(sim, name, primary=primary, standby=standby, **args)
         if kind == "store":
+            if "wars" in values:
+                args["wars"] = self._wars(path, where, values["wars"], scope)
             return self._store(values["kind"], name, args)
         if kind in schema.DOMAIN_TABLES:
             for ref in args.get("members", []):
@@ -455,6 +495,61 @@ class Builder:
             raise
         except (ConfigError, TypeError) as error:
             self.design.fail(path, ("health_check",), f"{where} health_check: {error}")
+
+    def _preset(self, path: tuple, where: str, key: str, preset: str, cls: type) -> str:
+        """``preset`` if ``cls.presets()`` knows it; a DesignError naming ``key`` otherwise."""
+        known = cls.presets()
+        if preset not in known:
+            self.design.fail(
+                path,
+                tuple(key.split(".")[:1]),
+                f"{where} {key} must be one of {', '.join(known)}{suggest(preset, known)}, "
+                f"got {preset!r}",
+            )
+        return preset
+
+    def _outlier_detection(self, path: tuple, where: str, value: Any, scope: Any) -> Any:
+        import hasim as hs
+
+        if not isinstance(value, dict):
+            self.design.fail(
+                path,
+                ("outlier_detection",),
+                f"{where} outlier_detection must be a table such as "
+                f'{{ preset = "envoy" }} or {{ consecutive_errors = 5 }}, got {value!r}',
+            )
+        spec = _prefixed(schema.OUTLIER_DETECTION, "outlier_detection")
+        values = _unprefix(
+            self.design.convert(where, path, spec, _prefix(value, "outlier_detection"), scope)
+        )
+        preset = values.pop("preset", None)
+        try:
+            if preset is None:
+                return hs.OutlierDetection(**values)
+            key = "outlier_detection.preset"
+            preset = self._preset(path, where, key, preset, hs.OutlierDetection)
+            return hs.OutlierDetection.preset(preset, **values)
+        except DesignError:
+            raise
+        except ConfigError as error:
+            self.design.fail(path, ("outlier_detection",), f"{where} outlier_detection: {error}")
+
+    def _wars(self, path: tuple, where: str, value: Any, scope: Any) -> Any:
+        import hasim as hs
+
+        if not isinstance(value, dict):
+            self.design.fail(
+                path,
+                ("wars",),
+                f"{where} wars must be a table such as "
+                f'{{ write = "2ms", ack = "1ms" }}, got {value!r}',
+            )
+        spec = _prefixed(schema.WARS, "wars")
+        values = _unprefix(self.design.convert(where, path, spec, _prefix(value, "wars"), scope))
+        try:
+            return hs.WARS(**values)
+        except ConfigError as error:
+            self.design.fail(path, ("wars",), f"{where} wars: {error}")
 
     def _home_zone(self, path: tuple, where: str, lb: Any, backends: list, zone: str) -> None:
         same, cross = self.network.get("same_zone"), self.network.get("cross_zone")

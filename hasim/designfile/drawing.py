@@ -34,6 +34,13 @@ COLOURS = {
 ZONE_COLOURS = ["#fff6d8", "#e3f1fb", "#f6e6f0", "#e6f4ea", "#f1ece0", "#ece8f7"]
 
 _BOX_W, _BOX_H, _STEP_X, _STEP_Y = 1.7, 0.78, 2.05, 1.55
+#: Where a box's lines sit (a share of its height), by how many lines follow the second.
+_ROWS = {
+    0: (0.2, -0.07),
+    1: (0.2, -0.07, -0.3),
+    2: (0.28, 0.06, -0.15, -0.34),
+    3: (0.33, 0.14, -0.04, -0.2, -0.36),
+}
 
 
 def _failures_text(component: Any) -> str:
@@ -86,6 +93,29 @@ def _describe(kind: str, component: Any) -> str:
     return kind
 
 
+#: How a preset's name reads in a box.
+_PRESET_NAMES = {"alb": "ALB", "nlb": "NLB", "envoy": "Envoy", "haproxy": "HAProxy", "gcp": "GCP",
+                 "k8s-liveness": "k8s liveness", "k8s-readiness": "k8s readiness"}  # fmt: skip
+
+
+def _balancer_text(component: Any, check_preset: str | None) -> str:
+    """A balancer's health check, ejection and what it does with no healthy backend.
+
+    E.g. ``"ALB checks 30s ×2 · fail-open"``: a probe every 30 s, 2 failed in a row
+    mark a backend unhealthy.
+    """
+    parts = []
+    check = component.health_check
+    if check is not None:
+        who = _PRESET_NAMES.get(check_preset, check_preset or "") if check_preset else ""
+        parts.append(f"{who} checks {_short(check.interval)} ×{check.unhealthy_after}".strip())
+    if component.outlier_detection is not None:
+        parts.append(f"ejects at {component.outlier_detection.consecutive_errors} errors")
+    if component.when_all_unhealthy == "fail_open":
+        parts.append("fail-open")
+    return " · ".join(parts)
+
+
 def layout(design: Design, **params: Any) -> dict[str, Any]:
     """Where each box goes, in data coordinates (rows go down).
 
@@ -106,6 +136,11 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
         zone = getattr(obj, "zone", None)
         zones_of[name] = zone if isinstance(zone, str) else None
         lines[name] = [name, _describe(kind, obj), _failures_text(obj), _gray_text(obj)]
+        if kind == "balancer":
+            if name in built.presets:
+                preset = _PRESET_NAMES.get(built.presets[name], built.presets[name])
+                lines[name][1] = lines[name][1].replace("balancer", preset, 1)
+            lines[name].append(_balancer_text(obj, built.check_presets.get(name)))
         box_kind[name] = kind.split(":")[0]
     arrows = [a for a in built.arrows if a[2] != "parent"]
     for src, dst, style in arrows:  # a store's replicas are boxes of their own
@@ -128,7 +163,12 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
         if get("timeout") is not None:
             extra.append(f"timeout {_short(get('timeout'))}")
         if get("retry") is not None:
-            extra.append(f"{get('retry').attempts} attempts")
+            budget = " (budget)" if get("retry").budget is not None else ""
+            extra.append(f"{get('retry').attempts} attempts{budget}")
+        if get("hedge") is not None:
+            extra.append(f"hedge {_short(get('hedge').after)}")
+        if get("throttle") is not None:
+            extra.append("throttle")
         lines[name] = [name, text, ", ".join(extra), ""]
         box_kind[name] = "users"
         zones_of[name] = None
@@ -296,17 +336,24 @@ def draw(design: Design | str | Path, path: str | Path | None = None, **params: 
         )  # fmt: skip
         ax.add_patch(patch)
         patches[name] = patch
-        # name, what it is, its failures, its gray failures: four lines if it has the last
-        rows = (0.28, 0.06, -0.15, -0.34) if text[3] else (0.2, -0.07, -0.3, 0.0)
+        # name, what it is, then its failures, its settings (a balancer's checks) and its
+        # gray failures, those it has
+        extras = [
+            (line, size, colour, style)
+            for line, size, colour, style in (
+                (text[2], 6.2, "#555555", "normal"),
+                (text[4] if len(text) > 4 else "", 6.0, "#555555", "normal"),
+                (text[3], 6.0, "#9a5b00", "italic"),
+            )
+            if line
+        ]
+        rows = _ROWS[min(len(extras), 3)]
         ax.text(x, y + h * rows[0], text[0], ha="center", va="center", fontsize=9,
                 fontweight="bold", zorder=4)  # fmt: skip
         ax.text(x, y + h * rows[1], text[1], ha="center", va="center", fontsize=6.8, zorder=4)
-        if text[2]:
-            ax.text(x, y + h * rows[2], text[2], ha="center", va="center", fontsize=6.2,
-                    color="#555555", zorder=4)  # fmt: skip
-        if text[3]:
-            ax.text(x, y + h * rows[3], text[3], ha="center", va="center", fontsize=6.0,
-                    color="#9a5b00", style="italic", zorder=4)  # fmt: skip
+        for (line, size, colour, style), row in zip(extras, rows[2:], strict=False):
+            ax.text(x, y + h * row, line, ha="center", va="center", fontsize=size,
+                    color=colour, style=style, zorder=4)  # fmt: skip
 
     styles = {
         "request": dict(arrowstyle="-|>", color="#333333", lw=1.1, linestyle="-"),

@@ -91,6 +91,7 @@ class Design:
                     f"[failures] {name} must be a table ([failures.{name}]), got {body!r}",
                 )
         self.tables = self._read_tables(data)
+        self.faults, self.fault_lines = self._read_faults(data)
         self.defaults = self.resolve({})
         self.has_workload = "workload" in data
         self.grid_tokens: dict[str, dict[str, str]] = {}
@@ -155,6 +156,15 @@ class Design:
 
         # the file's order is the order of creation (and so of the random streams' first use)
         return sorted(found, key=where)
+
+    def _read_faults(self, data: Mapping[str, Any]) -> tuple[list[dict], list[int | None]]:
+        """The ``[[fault]]`` tables (a chaos schedule) and the line of each header."""
+        from hasim.chaos.toml import _header_lines
+
+        tables = data.get("fault", [])
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            self.fail((), ("fault",), "fault must be [[fault]] tables (a chaos schedule)")
+        return tables, _header_lines(self.text, len(tables))
 
     # -- parameters -----------------------------------------------------------------------------
 
@@ -360,6 +370,17 @@ class Design:
                     f"store {stores[0]!r}: its requests must be reads and writes, which an "
                     "open loop (rate = ...) sends",
                 )
+        if getattr(self.workload, "throttle", None) is not None:
+            from hasim.replication import ReplicatedService
+
+            stores = [n for _, n, c in built.components if isinstance(c, ReplicatedService)]
+            if stores:
+                self.fail(
+                    ("workload",),
+                    ("throttle",),
+                    f"[workload] throttle cannot apply to the store {stores[0]!r}: its "
+                    "clients (a hasim.KVWorkload of reads and writes) take no throttle",
+                )
         target = getattr(self.workload, "target", None)
         if target is not None and target not in built.by_name:
             known = list(built.by_name)
@@ -386,9 +407,13 @@ class Design:
         if self.has_workload:
             load = "no traffic" if self.workload is None else _describe_workload(self.workload)
         count = len(built.components)
+        chaos = ""
+        if built.chaos is not None:
+            n = len(built.chaos.actions)
+            chaos = f"; chaos schedule of {n} fault{'s' * (n != 1)}"
         return (
             f"{self.source}: ok: design {self.name!r}, {count} component{'s' * (count != 1)} "
-            f"({parts}); up = {up}; entry {built.entry_name}; {load}; "
+            f"({parts}); up = {up}; entry {built.entry_name}; {load}{chaos}; "
             f"{len(self.params)} params"
         )
 
@@ -459,7 +484,12 @@ def _describe_workload(workload: Any) -> str:
     if get("timeout") is not None:
         text += f", timeout {units.format_duration(get('timeout'))}"
     if get("retry") is not None:
-        text += ", retries"
+        budget = getattr(get("retry"), "budget", None)
+        text += ", retries" + ("" if budget is None else f" (a {budget.kind} budget)")
+    if get("hedge") is not None:
+        text += f", hedge after {units.format_duration(get('hedge').after)}"
+    if get("throttle") is not None:
+        text += f", adaptive throttle k={get('throttle').k:g}"
     return text
 
 

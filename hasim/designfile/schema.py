@@ -307,11 +307,13 @@ KINDS: dict[str, dict[str, Key]] = {
         "deep_health": Key(boolean),
     },
     "balancer": {
+        "preset": Key(text, arg=""),
         "backends": Key(texts, required=True, arg=""),
         "policy": Key(lambda v: v, arg=""),
         "health_check": Key(lambda v: v, arg=""),
         "outlier_detection": Key(lambda v: v, arg=""),
         "panic_threshold": Key(probability),
+        "when_all_unhealthy": Key(choice("fail_open", "reject")),
         "timeout": Key(_TIMEOUT),
         "home_zone": Key(text, arg=""),
     },
@@ -345,6 +347,9 @@ KINDS: dict[str, dict[str, Key]] = {
         "replicas": Key(lambda v: texts(v) if isinstance(v, list) else integer(1)(v)),
         "coordinator_timeout": Key(duration(positive=True)),
         "service_time": Key(distribution),
+        "read_service_time": Key(distribution),
+        "write_service_time": Key(distribution),
+        "wars": Key(lambda v: v, arg=""),
         "read_repair": Key(boolean),
         "sloppy": Key(boolean),
         "hinted_handoff": Key(optional(duration(positive=True))),
@@ -410,7 +415,16 @@ COMPONENT_TABLES = (
     "link",
 )
 #: Every top-level section a design file may have.
-SECTIONS = ("design", "params", "failures", "network", "workload", "experiment", *COMPONENT_TABLES)
+SECTIONS = (
+    "design",
+    "params",
+    "failures",
+    "network",
+    "workload",
+    "experiment",
+    "fault",
+    *COMPONENT_TABLES,
+)
 
 #: Keys of ``[design]``.
 DESIGN_KEYS = ("name", "description", "entry", "up", "reward")
@@ -469,11 +483,22 @@ HEALTH_CHECK: dict[str, Key] = {
 }
 
 OUTLIER_DETECTION: dict[str, Key] = {
+    "preset": Key(text, arg=""),
     "consecutive_errors": Key(integer(1)),
     "base_ejection": Key(duration(positive=True)),
     "max_ejection": Key(duration(positive=True)),
     "max_ejected_share": Key(probability),
     "slow_after": Key(duration(positive=True)),
+    "interval": Key(optional(duration(positive=True))),
+    "eject_at_least_one": Key(boolean),
+}
+
+#: Keys of a quorum store's ``wars`` table (``hasim.WARS``): PBS's four message latencies.
+WARS: dict[str, Key] = {
+    "write": Key(distribution),
+    "ack": Key(distribution),
+    "read": Key(distribution),
+    "response": Key(distribution),
 }
 
 POLICIES = (
@@ -499,12 +524,39 @@ WORKLOAD: dict[str, Key] = {
     "keys": Key(integer(1)),
     "retry": Key(lambda v: v, arg=""),
     "breaker": Key(lambda v: v, arg=""),
+    "hedge": Key(lambda v: v, arg=""),
+    "throttle": Key(lambda v: v, arg=""),
 }
 
 RETRY: dict[str, Key] = {
     "attempts": Key(integer(1)),
     "backoff": Key(lambda v: v, arg=""),
     "retry_on": Key(texts),
+    "budget": Key(lambda v: v, arg=""),
+}
+
+#: Keys of ``retry.budget`` (``hasim.RetryBudget``; ``preset`` picks ``RetryBudget.preset``).
+RETRY_BUDGET: dict[str, Key] = {
+    "preset": Key(text),
+    "kind": Key(choice("window", "concurrent", "tokens")),
+    "ratio": Key(number(0.0)),
+    "min_per_second": Key(number(0.0)),
+    "window": Key(duration(positive=True)),
+    "min_concurrent": Key(integer(0)),
+    "max_tokens": Key(number(positive=True)),
+    "token_ratio": Key(number(positive=True)),
+}
+
+#: Keys of ``hedge`` (``hasim.Hedge``).
+HEDGE: dict[str, Key] = {
+    "after": Key(duration()),
+    "max_extra": Key(integer(1)),
+}
+
+#: Keys of ``throttle`` (``hasim.AdaptiveThrottle``).
+THROTTLE: dict[str, Key] = {
+    "k": Key(number(positive=True)),
+    "window": Key(duration(positive=True)),
 }
 
 BACKOFF: dict[str, tuple[str, dict[str, Key]]] = {

@@ -7,6 +7,7 @@ deadline, another target).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ class FileWorkload:
     keys: int = 100
     retry: Any = None
     breaker: Any = None
+    hedge: Any = None
+    throttle: Any = None
     target: str | None = None
     name: str = "users"
 
@@ -53,15 +56,24 @@ class FileWorkload:
             deadline=self.deadline,
             retry=self.retry,
             breaker=self.breaker,
+            hedge=self.hedge,
         )
         if self.kind == "closed_loop":
-            hs.ClosedLoop(sim, self.name, users=self.users, think_time=self.think_time, **common)
+            hs.ClosedLoop(
+                sim,
+                self.name,
+                users=self.users,
+                think_time=self.think_time,
+                throttle=self.throttle,
+                **common,
+            )
         elif any(isinstance(c, ReplicatedService) for c in sim.components.values()):
+            # KVWorkload takes no throttle: Design.check refuses one with a store
             hs.KVWorkload(
                 sim, self.name, rate=self.rate, read_share=self.read_share, keys=self.keys, **common
             )
         else:
-            hs.OpenLoop(sim, self.name, rate=self.rate, **common)
+            hs.OpenLoop(sim, self.name, rate=self.rate, throttle=self.throttle, **common)
 
 
 def read_workload(design: Design, table: dict[str, Any]) -> Any:
@@ -92,6 +104,12 @@ def read_workload(design: Design, table: dict[str, Any]) -> Any:
     if "breaker" in values:
         values["breaker"] = _table(
             design, "breaker", values["breaker"], schema.BREAKER, hs.CircuitBreaker
+        )
+    if "hedge" in values:
+        values["hedge"] = _table(design, "hedge", values["hedge"], schema.HEDGE, hs.Hedge)
+    if "throttle" in values:
+        values["throttle"] = _table(
+            design, "throttle", values["throttle"], schema.THROTTLE, hs.AdaptiveThrottle
         )
     plain = {"rate", "users", "think_time", "timeout", "read_share", "keys", "kind"}
     if set(values) <= plain:
@@ -139,13 +157,47 @@ def _retry(design: Design, value: Any) -> Any:
         cls_name, spec = schema.BACKOFF[kind]
         options = {k: v for k, v in backoff.items() if k != "kind"}
         args["backoff"] = _table(design, "retry.backoff", options, spec, getattr(hs, cls_name))
+    if "budget" in args:
+        args["budget"] = _budget(design, args["budget"])
     try:
         return hs.Retry(**args)
     except (ConfigError, TypeError) as error:
         design.fail(path, ("retry",), f"{where} retry: {error}")
 
 
-def _table(design: Design, key: str, value: Any, spec: dict, cls: type) -> Any:
+def _budget(design: Design, value: Any) -> Any:
+    """``retry.budget``: a ``RetryBudget`` table, or ``{ preset = ... }`` with overrides."""
+    import hasim as hs
+    from hasim.designfile.expr import suggest
+
+    where, path = "[workload]", ("workload",)
+    if not isinstance(value, dict):
+        design.fail(
+            path,
+            ("retry",),
+            f'{where} retry.budget must be a table such as {{ preset = "envoy" }} '
+            f'or {{ ratio = 0.2, window = "10s" }}, got {value!r}',
+        )
+    preset = value.get("preset")
+    if preset is None:
+        return _table(design, "retry.budget", value, schema.RETRY_BUDGET, hs.RetryBudget)
+    known = hs.RetryBudget.presets()
+    if preset not in known:
+        design.fail(
+            path,
+            ("retry",),
+            f"{where} retry.budget.preset must be one of {', '.join(known)}"
+            f"{suggest(str(preset), known)}, got {preset!r}",
+        )
+    options = {k: v for k, v in value.items() if k != "preset"}
+
+    def make(**overrides: Any) -> Any:
+        return hs.RetryBudget.preset(preset, **overrides)
+
+    return _table(design, "retry.budget", options, schema.RETRY_BUDGET, make)
+
+
+def _table(design: Design, key: str, value: Any, spec: dict, cls: Callable[..., Any]) -> Any:
     where, path = "[workload]", ("workload",)
     if not isinstance(value, dict):
         design.fail(path, (key.split(".")[0],), f"{where} {key} must be a table, got {value!r}")
