@@ -1,6 +1,8 @@
 """The README's example runs as written and prints what it promises."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -8,6 +10,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def python_blocks():
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def toml_blocks():
+    return re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
 
 
 def test_readme_example_runs(capsys):
@@ -71,7 +77,7 @@ def test_readme_toml_schedule_is_the_python_one():
     """The TOML block reads into the same actions as the Python schedule of the example."""
     import hasim as hs
 
-    toml = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0]
+    toml = next(b for b in toml_blocks() if "[[fault]]" in b)
     namespace = {"hs": hs}
     exec(compile(_build_fault_example(), str(README), "exec"), namespace)
     sim = hs.Simulation(seed=3)
@@ -97,3 +103,47 @@ def test_readme_availability_over_years_prints_what_it_shows(capsys):
     assert abs(summary["uptime"] - exact) < 2e-5
     slo = namespace["slo"]
     assert slo["lo"] <= slo["p"] <= slo["hi"]
+
+
+def _design_file(tmp_path):
+    path = tmp_path / "web.toml"
+    path.write_text(next(b for b in toml_blocks() if "[design]" in b))
+    return path
+
+
+def test_readme_design_file_checks_as_shown_and_refuses_a_bad_value(tmp_path):
+    """The design-file block is valid (``hasim check`` prints the start of the README's
+    comment), and the README's one-line error is what ``workers = 0`` gives, word for word."""
+    path = _design_file(tmp_path)
+    text = README.read_text()
+    shown = re.search(r"hasim check web\.toml +# (web\.toml: ok: .*?); \.\.\.", text).group(1)
+    result = subprocess.run(
+        [sys.executable, "-m", "hasim.cli", "check", str(path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(shown.replace("web.toml", str(path), 1))
+    error = re.search(r"```text\n(hasim: web\.toml:\d+: .*?)\n```", text).group(1)
+    source = path.read_text()
+    assert "workers = 8" in source
+    path.write_text(source.replace("workers = 8", "workers = 0"))
+    result = subprocess.run(
+        [sys.executable, "-m", "hasim.cli", "check", "web.toml"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip() == error
+
+
+def test_readme_design_file_runs_like_a_model(tmp_path):
+    """The design file runs through an Experiment (short: 2 replications of 1 h)."""
+    import hasim as hs
+
+    design = hs.load_design(_design_file(tmp_path))
+    assert design.experiment["reps"] == 8
+    sim = hs.Simulation(seed=1)
+    lb = design.build(sim, servers=4)
+    assert [c for c in ("web0", "web3", "lb") if sim[c] is not None] == ["web0", "web3", "lb"]
+    assert lb is sim["lb"]
+    exp = hs.Experiment(str(_design_file(tmp_path)), workload={"rate": 5}, horizon="1h", reps=2)
+    summary = exp.run(executor="serial").summary()
+    assert summary["availability"].between(0.0, 1.0).all()
