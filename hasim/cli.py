@@ -412,7 +412,20 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(f"sweep: --grid {name} is given twice")
         grid[name] = values
         tokens[name] = {repr(v): t for v, t in zip(values, typed, strict=True)}
-    defaults = _file_settings(refs)  # the design files' [experiment] sections
+    given = {  # settings the command line gives: the files need not agree on them
+        name
+        for name, flag in (
+            ("reps", args.reps if args.target is None else args.target),
+            ("target", args.reps if args.target is None else args.target),
+            ("horizon", args.horizon),
+            ("warmup", args.warmup),
+            ("seed", args.seed),
+            ("grid", grid or None),
+            ("grid_tokens", grid or None),
+        )
+        if flag is not None
+    }
+    defaults = _file_settings(refs, given)  # the design files' [experiment] sections
     if not grid and "grid" in defaults:
         grid, tokens = defaults["grid"], defaults["grid_tokens"]
     if args.command == "sweep" and not grid:
@@ -502,8 +515,11 @@ def _given(flag: Any, file: Any, default: Any) -> Any:
     return flag if flag is not None else file if file is not None else default
 
 
-def _file_settings(refs: list[Any]) -> dict[str, Any]:
-    """The ``[experiment]`` settings of the design files among ``refs`` (they must agree)."""
+def _file_settings(refs: list[Any], given: set[str]) -> dict[str, Any]:
+    """The ``[experiment]`` settings of the design files among ``refs``.
+
+    The files must agree on each setting the command line does not give (``given``).
+    """
     from hasim import units as u
 
     merged: dict[str, Any] = {}
@@ -515,6 +531,8 @@ def _file_settings(refs: list[Any]) -> dict[str, Any]:
         if "grid" in settings:
             settings["grid_tokens"] = design.grid_tokens
         for name, value in settings.items():
+            if name in given:
+                continue
             if name in merged and repr(merged[name]) != repr(value):
                 flag = {"target": "--reps or --target", "grid_tokens": "--grid"}.get(name, name)
                 flag = flag if flag.startswith("--") else f"--{flag}"
