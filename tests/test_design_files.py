@@ -275,7 +275,286 @@ def test_the_docs_first_example_checks_as_the_docs_say():
     assert Design(text, "web.toml").summary() == shown
 
 
+# -- presets, resilience, WARS, coverage_on, [[fault]]: the file against the same Python ---------
+
+MESH = """\
+[design]
+up = "lb & k_of_n(2, web)"
+
+[server.web]
+count = 3
+workers = 2
+service_time = { kind = "exponential", mean = "20ms" }
+failures = { ttf = { kind = "exponential", mean = "4m" }, ttr = "1m" }
+
+[balancer.lb]
+preset = "alb"
+backends = ["web"]
+when_all_unhealthy = "reject"
+health_check = { preset = "alb", interval = "10s" }
+outlier_detection = { preset = "envoy", consecutive_errors = 3, max_ejected_share = 0.5 }
+timeout = "500ms"
+
+[workload]
+rate = 60
+timeout = "1s"
+retry = { attempts = 3, budget = { preset = "envoy", min_concurrent = 2 } }
+hedge = { after = "50ms" }
+throttle = { k = 1.5, window = "30s" }
+
+[[fault]]
+kind = "slow"
+target = "web1"
+at = "3m"
+duration = "2m"
+factor = 20
+
+[[fault]]
+kind = "crash"
+target = "web2"
+at = "6m"
+duration = "1m"
+"""
+
+
+def _mesh_in_python(sim):
+    web = [
+        hs.Server(sim, f"web{i}", workers=2, service_time=hs.Exponential(mean=0.02),
+                  failures=hs.Failures(ttf=hs.Exponential(mean=240.0), ttr=hs.Deterministic(60.0)))
+        for i in range(3)
+    ]  # fmt: skip
+    lb = hs.LoadBalancer.preset(
+        "alb", sim, "lb", backends=web, when_all_unhealthy="reject",
+        health_check=hs.HealthCheck.preset("alb", interval=10.0),
+        outlier_detection=hs.OutlierDetection.preset(
+            "envoy", consecutive_errors=3, max_ejected_share=0.5),
+        timeout=0.5,
+    )  # fmt: skip
+    sim.up_when(hs.all_of(lb, hs.k_of_n(2, *web)))
+    hs.Chaos(sim, [hs.Slow("web1", at=180.0, duration=120.0, factor=20.0),
+                   hs.Crash("web2", at=360.0, duration=60.0)], "faults")  # fmt: skip
+    return lb
+
+
+def _mesh_clients_in_python(sim, entry):
+    hs.OpenLoop(
+        sim, "users", target=entry, rate=60, timeout=1.0,
+        retry=hs.Retry(attempts=3, budget=hs.RetryBudget.preset("envoy", min_concurrent=2)),
+        hedge=hs.Hedge(after=0.05), throttle=hs.AdaptiveThrottle(k=1.5, window=30.0),
+    )  # fmt: skip
+
+
+def _both(text, build, clients, horizon, seed=7):
+    """The run of the file and of the Python design: names, summary, fault history."""
+    d = design(text)
+    out = []
+    for make, attach in ((d.build, as_workload(d.workload)), (build, clients)):
+        sim = hs.Simulation(seed=seed)
+        entry = make(sim)
+        attach(sim, entry)
+        result = sim.run(until=horizon, warmup=30.0)
+        out.append((list(sim.components), result.summary(), result.fault_history().to_toml(),
+                    sim))  # fmt: skip
+    return out
+
+
+def _assert_same(file_run, python_run):
+    names_f, summary_f, faults_f, _ = file_run
+    names_p, summary_p, faults_p, _ = python_run
+    assert names_f == names_p
+    differ = {k: (summary_p[k], summary_f[k]) for k in summary_p
+              if not _same(summary_p[k], summary_f[k])}  # fmt: skip
+    assert not differ
+    assert faults_f == faults_p
+
+
+def test_presets_outlier_detection_budgets_hedges_throttles_and_faults_as_in_python():
+    """Every new key at once: the same components, the same numbers, bit for bit."""
+    d = design(MESH)
+    built = d.check()
+    lb = built.by_name["lb"]
+    assert lb.when_all_unhealthy == "reject"  # the explicit key over the ALB's fail-open
+    assert lb.health_check == hs.HealthCheck.preset("alb", interval=10.0)
+    assert lb.outlier_detection.interval == 10.0 and lb.outlier_detection.eject_at_least_one
+    assert d.workload.retry.budget == hs.RetryBudget(kind="concurrent", min_concurrent=2)
+    assert built.chaos is not None and len(built.chaos.actions) == 2
+    file_run, python_run = _both(MESH, _mesh_in_python, _mesh_clients_in_python, 10 * hs.minutes)
+    _assert_same(file_run, python_run)
+    summary, sim = file_run[1], file_run[3]
+    users = sim["users"]
+    assert summary["issued"] > 0 and users.hedges > 0  # hedges were sent
+    history = file_run[2]  # the schedule's faults are in the fault history
+    assert 'kind = "slow"' in history and "at = 360.0" in history
+
+
+def test_a_balancer_preset_alone_takes_its_health_check_and_fail_open():
+    text = MESH.replace('when_all_unhealthy = "reject"\n', "").replace(
+        'health_check = { preset = "alb", interval = "10s" }\n', ""
+    )
+    lb = design(text).check().by_name["lb"]
+    assert lb.health_check == hs.HealthCheck.preset("alb")
+    assert lb.when_all_unhealthy == "fail_open"
+    full = text.replace(
+        '{ preset = "envoy", consecutive_errors = 3, max_ejected_share = 0.5 }',
+        '{ consecutive_errors = 4, interval = "5s", eject_at_least_one = true }',
+    )
+    od = design(full).check().by_name["lb"].outlier_detection
+    assert od == hs.OutlierDetection(consecutive_errors=4, interval=5.0, eject_at_least_one=True)
+
+
+@pytest.mark.parametrize(
+    "budget, expected",
+    [
+        ('{ preset = "grpc" }', hs.RetryBudget.preset("grpc")),
+        ('{ kind = "tokens", max_tokens = 20, token_ratio = 0.5 }',
+         hs.RetryBudget(kind="tokens", max_tokens=20.0, token_ratio=0.5)),
+        ('{ ratio = 0.1, min_per_second = 1, window = "30s" }',
+         hs.RetryBudget(ratio=0.1, min_per_second=1.0, window=30.0)),
+    ],
+)  # fmt: skip
+def test_retry_budget_tables_and_presets(budget, expected):
+    text = MESH.replace('{ preset = "envoy", min_concurrent = 2 }', budget)
+    assert design(text).workload.retry.budget == expected
+
+
+def test_the_new_workload_keys_stay_picklable_and_a_throttle_cannot_drive_a_store():
+    import pickle
+
+    workload = design(MESH).workload
+    assert isinstance(workload, FileWorkload) and workload.throttle.k == 1.5
+    assert pickle.loads(pickle.dumps(workload)) == workload
+    with pytest.raises(DesignError, match=r"\[workload\] throttle cannot apply to the store 'kv'"):
+        design(KITCHEN + "throttle = { k = 2 }\n")
+
+
+def test_a_file_with_faults_runs_in_worker_processes(tmp_path):
+    """The schedule travels with the file: processes give the serial runs."""
+    path = tmp_path / "mesh.toml"
+    path.write_text(MESH)
+    settings = dict(horizon=8 * hs.minutes, reps=2, workload=load_design(path).workload)
+    a = hs.Experiment(str(path), **settings).run(executor="processes", workers=2).runs
+    b = hs.Experiment(str(path), **settings).run(executor="serial").runs
+    assert (a["issued"] > 0).all() and (a["incidents"] > 0).all()
+    assert list(a["availability"]) == list(b["availability"])
+    assert list(a["uptime"]) == list(b["uptime"])
+
+
+QUORUM = """\
+[design]
+up = "serving(kv)"
+
+[network]
+latency = { kind = "exponential", mean = "1ms" }
+
+[store.kv]
+kind = "quorum"
+n = 3
+r = 1
+w = 1
+service_time = "1ms"
+read_service_time = { kind = "exponential", mean = "2ms" }
+write_service_time = { kind = "lognormal", median = "4ms", sigma = 0.5 }
+wars.write = { kind = "exponential", mean = "10ms" }
+wars.ack = "1ms"
+wars.read = { kind = "exponential", mean = "2ms" }
+wars.response = "500us"
+failures = { ttf = { kind = "exponential", mean = "5m" }, ttr = "1m" }
+
+[workload]
+rate = 40
+timeout = "1s"
+read_share = 0.7
+"""
+
+
+def _quorum_in_python(sim):
+    from hasim.replication import QuorumStore
+
+    hs.Network(sim, latency=hs.Exponential(mean=0.001))
+    kv = QuorumStore(
+        sim, "kv", n=3, r=1, w=1, service_time=0.001,
+        read_service_time=hs.Exponential(mean=0.002),
+        write_service_time=hs.LogNormal(median=0.004, sigma=0.5),
+        wars=hs.WARS(write=hs.Exponential(mean=0.01), ack=0.001,
+                     read=hs.Exponential(mean=0.002), response=0.0005),
+        failures=hs.Failures(ttf=hs.Exponential(mean=300.0), ttr=hs.Deterministic(60.0)),
+    )  # fmt: skip
+    from hasim.structure import k_of_n
+
+    sim.up_when(k_of_n(1, *kv.replicas))
+    return kv
+
+
+def test_a_quorum_store_with_wars_and_service_times_by_kind_as_in_python():
+    kv = design(QUORUM).check().by_name["kv"]
+    assert kv.wars == hs.WARS(write=hs.Exponential(mean=0.01), ack=0.001,
+                              read=hs.Exponential(mean=0.002), response=0.0005)  # fmt: skip
+    assert kv.write_service_time == hs.LogNormal(median=0.004, sigma=0.5)
+
+    def clients(sim, entry):
+        hs.KVWorkload(sim, "users", target=entry, rate=40, timeout=1.0, read_share=0.7)
+
+    file_run, python_run = _both(QUORUM, _quorum_in_python, clients, 6 * hs.minutes)
+    _assert_same(file_run, python_run)
+    assert file_run[1]["issued"] > 0 and file_run[2].count("[[fault]]") > 0
+
+
+FAILOVER = """\
+[design]
+up = "vip"
+
+[server.web]
+count = 2
+workers = 2
+service_time = { kind = "exponential", mean = "5ms" }
+failures = { ttf = { kind = "exponential", mean = "3m" }, ttr = "1m" }
+
+[failover.vip]
+primary = "web0"
+standby = "web1"
+coverage = 0.5
+coverage_on = "any"
+
+[workload]
+rate = 20
+timeout = "1s"
+"""
+
+
+def test_failover_coverage_on_passes_through_as_in_python():
+    assert design(FAILOVER).check().by_name["vip"].coverage_on == "any"
+
+    def build(sim):
+        web = [hs.Server(sim, f"web{i}", workers=2, service_time=hs.Exponential(mean=0.005),
+                         failures=hs.Failures(ttf=hs.Exponential(mean=180.0),
+                                              ttr=hs.Deterministic(60.0)))
+               for i in range(2)]  # fmt: skip
+        vip = hs.ActivePassive(sim, "vip", primary=web[0], standby=web[1], coverage=0.5,
+                               coverage_on="any")  # fmt: skip
+        sim.up_when(hs.all_of(vip))
+        return vip
+
+    def clients(sim, entry):
+        hs.OpenLoop(sim, "users", target=entry, rate=20, timeout=1.0)
+
+    file_run, python_run = _both(FAILOVER, build, clients, 20 * hs.minutes)
+    _assert_same(file_run, python_run)
+    active = design(FAILOVER.replace('"any"', '"active"'))
+    assert active.check().by_name["vip"].coverage_on == "active"
+
+
 # -- malformed files: one line naming the file, the line, the table and the key --------------------
+
+
+def _lb(line: str) -> tuple[str, str]:
+    """An edit of BASE: ``line`` under the balancer's backends (line 17)."""
+    return 'backends = ["web"]', f'backends = ["web"]\n{line}'
+
+
+def _end(text: str) -> tuple[str, str]:
+    """An edit of BASE: ``text`` after its last line, a blank line between (from line 19)."""
+    return 'timeout = "1s" }\n', f'timeout = "1s" }}\n\n{text}\n'
+
 
 BAD = [
     # (what, edit of BASE: (old, new), message pattern, line of the key)
@@ -327,6 +606,52 @@ BAD = [
     ("param cycle", ('workers = 4', 'workers = "${servers * workers}"'),
      r"\[params\] workers: .*unknown parameter|\[params\] workers: parameters refer to each other",
      7),
+    # the keys of presets, resilience, WARS and [[fault]]
+    ("when_all_unhealthy", _lb('when_all_unhealthy = "open"'),
+     r"\[balancer.lb\] when_all_unhealthy must be one of 'fail_open', 'reject', got 'open'", 17),
+    ("balancer preset", ("[balancer.lb]\n", '[balancer.lb]\npreset = "abl"\n'),
+     r"\[balancer.lb\] preset must be one of alb, .*\(did you mean 'alb'\?\), got 'abl'", 16),
+    ("outlier preset", _lb('outlier_detection = { preset = "envy" }'),
+     r"\[balancer.lb\] outlier_detection.preset must be one of envoy \(did you mean 'envoy'\?\)",
+     17),
+    ("outlier interval", _lb("outlier_detection = { interval = 0 }"),
+     r"\[balancer.lb\] outlier_detection.interval must be a duration > 0.* or \"none\", got 0", 17),
+    ("outlier eject", _lb('outlier_detection = { eject_at_least_one = "yes" }'),
+     r"\[balancer.lb\] outlier_detection.eject_at_least_one must be true or false, got 'yes'", 17),
+    ("throttle", _end("[workload]\nrate = 1\nthrottle = { k = 0 }"),
+     r"\[workload\] throttle.k must be a number > 0, got 0", 21),
+    ("throttle key", _end('[workload]\nrate = 1\nthrottle = { windw = "1m" }'),
+     r"\[workload\] unknown key 'throttle.windw' \(did you mean 'throttle.window'\?\)", 21),
+    ("hedge", _end('[workload]\nrate = 1\nhedge = { after = "soon" }'),
+     r"\[workload\] hedge.after must be a duration >= 0.*got 'soon'", 21),
+    ("budget preset", _end('[workload]\nrate = 1\nretry = { budget = { preset = "envy" } }'),
+     r"\[workload\] retry.budget.preset must be one of finagle, envoy, grpc "
+     r"\(did you mean 'envoy'\?\), got 'envy'", 21),
+    ("budget kind", _end('[workload]\nrate = 1\nretry = { budget = { kind = "bucket" } }'),
+     r"\[workload\] retry.budget.kind must be one of 'window', 'concurrent', 'tokens', "
+     r"got 'bucket'", 21),
+    ("budget value", _end("[workload]\nrate = 1\nretry = { budget = { min_concurrent = -1 } }"),
+     r"\[workload\] retry.budget.min_concurrent must be an integer >= 0, got -1", 21),
+    ("wars", _end('[store.db]\nkind = "quorum"\nwars = { write = "fast" }'),
+     r"\[store.db\] wars.write must be a duration \('250ms': always that long\) or a table", 21),
+    ("wars key", _end('[store.db]\nkind = "quorum"\nwars = { wrte = "1ms" }'),
+     r"\[store.db\] unknown key 'wars.wrte' \(did you mean 'wars.write'\?\)", 21),
+    ("read_service_time", _end('[store.db]\nkind = "quorum"\nread_service_time = -1'),
+     r"\[store.db\] read_service_time must be .*got -1", 21),
+    ("coverage_on",
+     _end('[failover.fo]\nprimary = "web0"\nstandby = "web1"\ncoverage_on = "all"'),
+     r"\[failover.fo\] coverage_on must be one of 'active', 'any', got 'all'", 22),
+    ("fault target", _end('[[fault]]\nkind = "crash"\ntarget = "web9"\nat = "1m"'),
+     r"\[\[fault\]\] no component named 'web9'; did you mean 'web2'", 19),
+    ("fault kind", _end('[[fault]]\nkind = "crsh"\ntarget = "web1"\nat = "1m"'),
+     r"\[\[fault\]\] #1: a \[\[fault\]\] needs kind = one of 'crash', .*got kind 'crsh'", 19),
+    ("fault field", _end('[[fault]]\nkind = "crash"\ntarget = "web1"\nat = "1m"\n\n'
+                         '[[fault]]\nkind = "crash"\ntarget = "web1"'),
+     r"\[\[fault\]\] #2: a crash fault needs at", 24),
+    ("fault overlap", _end('[[fault]]\nkind = "crash"\ntarget = "web1"\nat = "1m"\n\n'
+                           '[[fault]]\nkind = "crash"\ntarget = "web1"\nat = "2m"'),
+     r"\[\[fault\]\] crash of 'web1' from 2 min .* overlaps crash of 'web1' from 1 min "
+     r".*\(line 19\)", 24),
 ]  # fmt: skip
 
 

@@ -458,7 +458,7 @@ class Design:
         where = where or "[" + ".".join(path) + "]"
         self.fail(
             path,
-            (key,),
+            tuple(key.split(".")),
             f"{where} unknown key {key!r}{suggest(key, known)}; known: {', '.join(known)}",
         )
 
