@@ -279,17 +279,20 @@ def detection(seed: int, horizon: float, *, interval: float, n: int, latency: fl
     TTF ``Uniform(20 I, 40 I)`` makes the crash phase exactly uniform in the probe cycle;
     TTR ``(N + 1) I``, so every crash is detected before its repair.
     """
+    check = hs.HealthCheck(interval=interval, timeout=0.5 * interval, unhealthy_after=n,
+                           healthy_after=1, jitter=True)  # fmt: skip
+    return _crash_ttd(seed, horizon, check, warmup=100.0, latency=latency)
+
+
+def _crash_ttd(seed: int, horizon: float, check, *, warmup: float, latency: float = 0.0) -> float:
     sim = hs.Simulation(seed=seed, record="aggregate")
     if latency:
         hs.Network(sim, latency=hs.Deterministic(latency))
-    failures = hs.Failures(
-        ttf=hs.Uniform(20 * interval, 40 * interval), ttr=hs.Deterministic((n + 1) * interval)
-    )
-    web = [hs.Server(sim, f"web{i}", failures=failures) for i in range(8)]
-    check = hs.HealthCheck(interval=interval, timeout=0.5 * interval, unhealthy_after=n,
-                           healthy_after=1, jitter=True)  # fmt: skip
+    i, n = check.interval, check.unhealthy_after
+    failures = hs.Failures(ttf=hs.Uniform(20 * i, 40 * i), ttr=hs.Deterministic((n + 1) * i))
+    web = [hs.Server(sim, f"web{k}", failures=failures) for k in range(8)]
     hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
-    return sim.run(until=horizon, warmup=100.0).summary()["mttd"]
+    return sim.run(until=horizon, warmup=warmup).summary()["mttd"]
 
 
 def hung_detection(seed: int, horizon: float, *, interval: float, n: int, timeout: float) -> float:
@@ -301,50 +304,18 @@ def hung_detection(seed: int, horizon: float, *, interval: float, n: int, timeou
     take no service time: a probe in service when a stall begins would freeze and fail by
     its timeout though sent before the stall, making detection a little early.
     """
-    sim = hs.Simulation(seed=seed, record="aggregate")
-    hang = (n + 2) * interval + timeout
-    stalls = hs.Stalls(
-        every=hs.Uniform(20 * interval, 40 * interval), lasting=hs.Deterministic(hang)
-    )
-    web = [hs.Server(sim, f"web{i}", service_time=0.0, failures=stalls)
-           for i in range(8)]  # fmt: skip
     check = hs.HealthCheck(interval=interval, timeout=timeout, unhealthy_after=n, healthy_after=1)
-    hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
-    result = sim.run(until=horizon, warmup=100.0)
-    verdicts: dict[str, list[float]] = {}
-    for t, observer, target, healthy in result.detections:
-        if observer == "lb" and not healthy:
-            verdicts.setdefault(target, []).append(t)
-    faults = result.faults()
-    onsets = faults[(faults["kind"] == "stall") & (faults["start"] < horizon - hang)]
-    ttds = []
-    for target, start in zip(onsets["target"], onsets["start"], strict=True):
-        times = np.array(verdicts.get(target, ()))
-        after = times[(times >= start) & (times < start + hang)]
-        ttds.append(after[0] - start)
-    return float(np.mean(ttds))
+    return _stall_ttd(seed, horizon, check, warmup=100.0)
 
 
-def preset_detection(seed: int, horizon: float, *, preset: str, hung: bool) -> float:
-    """Mean time to detect with ``HealthCheck.preset(preset)``, crashes or hangs of 8 servers.
-
-    ``hung=False``: crashes that refuse probes, as ``detection`` (TTF ``Uniform(20 I, 40 I)``,
-    TTR ``(N + 1) I``; the summary's ``mttd``). ``hung=True``: stalls, as ``hung_detection``.
-    The check is the preset's, jitter (a random first probe) included.
-    """
-    check = hs.HealthCheck.preset(preset)
+def _stall_ttd(seed: int, horizon: float, check, *, warmup: float) -> float:
     i, n = check.interval, check.unhealthy_after
     sim = hs.Simulation(seed=seed, record="aggregate")
-    if not hung:
-        failures = hs.Failures(ttf=hs.Uniform(20 * i, 40 * i), ttr=hs.Deterministic((n + 1) * i))
-        web = [hs.Server(sim, f"web{k}", failures=failures) for k in range(8)]
-        hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
-        return sim.run(until=horizon, warmup=5 * i).summary()["mttd"]
     hang = (n + 2) * i + check.timeout
     stalls = hs.Stalls(every=hs.Uniform(20 * i, 40 * i), lasting=hs.Deterministic(hang))
     web = [hs.Server(sim, f"web{k}", service_time=0.0, failures=stalls) for k in range(8)]
     hs.LoadBalancer(sim, "lb", backends=web, health_check=check)
-    result = sim.run(until=horizon, warmup=5 * i)
+    result = sim.run(until=horizon, warmup=warmup)
     verdicts: dict[str, list[float]] = {}
     for t, observer, target, healthy in result.detections:
         if observer == "lb" and not healthy:
@@ -356,6 +327,18 @@ def preset_detection(seed: int, horizon: float, *, preset: str, hung: bool) -> f
         times = np.array(verdicts.get(target, ()))
         ttds.append(times[(times >= start) & (times < start + hang)][0] - start)
     return float(np.mean(ttds))
+
+
+def preset_detection(seed: int, horizon: float, *, preset: str, hung: bool) -> float:
+    """Mean time to detect with ``HealthCheck.preset(preset)``, crashes or hangs of 8 servers.
+
+    ``hung=False``: crashes that refuse probes, as ``detection`` (TTF ``Uniform(20 I, 40 I)``,
+    TTR ``(N + 1) I``; the summary's ``mttd``). ``hung=True``: stalls, as ``hung_detection``.
+    The check is the preset's, jitter (a random first probe) included.
+    """
+    check = hs.HealthCheck.preset(preset)
+    measure = _stall_ttd if hung else _crash_ttd
+    return measure(seed, horizon, check, warmup=5 * check.interval)
 
 
 def _preset_theory(preset: str, hung: bool) -> float:

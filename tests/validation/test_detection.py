@@ -152,6 +152,13 @@ def hung_run(seed, plan, interval, n, timeout, latency):
     ``H = (N + 2) I + T``, then cleared (a crash and an immediate restart end the stuck probe;
     it had timed out long before). Returns the TTDs from each hang's onset.
     """
+    hc = hs.HealthCheck(interval=interval, timeout=timeout, unhealthy_after=n, healthy_after=1)
+    return hanging_targets(seed, plan, hc, latency)
+
+
+def hanging_targets(seed, plan, hc, latency=0.0):
+    """``hung_run``'s servers behind a balancer checked by ``hc``: ``(result, TTDs)``."""
+    interval, n, timeout = hc.interval, hc.unhealthy_after, hc.timeout
     sim = hs.Simulation(seed=seed, record="aggregate")
     if latency:
         hs.Network(sim, latency=hs.Deterministic(latency))
@@ -159,7 +166,6 @@ def hung_run(seed, plan, interval, n, timeout, latency):
         hs.Server(sim, f"web{i}", workers=1, service_time=hs.Deterministic(0.001))
         for i in range(TARGETS)
     ]
-    hc = hs.HealthCheck(interval=interval, timeout=timeout, unhealthy_after=n, healthy_after=1)
     hs.LoadBalancer(sim, "lb", backends=web, health_check=hc)
     onsets: list[tuple[str, float]] = []
     hang = (n + 2) * interval + timeout

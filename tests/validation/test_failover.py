@@ -60,15 +60,20 @@ PLANS = variants(
 )
 
 
-def theory(coverage: float) -> float:
+def theory(coverage: float, coverage_on: str = "active") -> float:
     """The chain's unavailability for the module's parameters (``hasim.analytic``'s chain)."""
     chain, up = active_passive_chain(
-        MTTF, MTTR, detection=TIMEOUT - HEARTBEAT / 2, switchover=PROMOTION, coverage=coverage
+        MTTF,
+        MTTR,
+        detection=TIMEOUT - HEARTBEAT / 2,
+        switchover=PROMOTION,
+        coverage=coverage,
+        coverage_on=coverage_on,
     )
     return 1.0 - chain.availability(up)
 
 
-def run_pair(seed: int, plan: Plan, coverage: float) -> float:
+def run_pair(seed: int, plan: Plan, coverage: float, coverage_on: str = "active") -> float:
     """One replication: the downtime share of the pair over the measured window."""
     sim = hs.Simulation(seed=seed, record="aggregate")
     failures = hs.Failures(ttf=hs.Exponential(mean=MTTF), ttr=hs.Exponential(mean=MTTR))
@@ -83,6 +88,7 @@ def run_pair(seed: int, plan: Plan, coverage: float) -> float:
         timeout=TIMEOUT,
         promotion_delay=hs.Exponential(mean=PROMOTION),
         coverage=coverage,
+        coverage_on=coverage_on,
         failback="stay",
         healthy_after=1,
     )

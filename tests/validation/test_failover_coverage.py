@@ -39,17 +39,9 @@ from __future__ import annotations
 
 import pytest
 
-import hasim as hs
-from hasim.analytic import active_passive_chain
-from hasim.failover import ActivePassive
+from .stats import Plan, check, replicate, variants
+from .test_failover import run_pair, theory
 
-from .stats import Plan, check, check_conservation, replicate, variants
-
-MTTF = 200.0
-MTTR = 40.0
-PROMOTION = 10.0
-HEARTBEAT = 1.0
-TIMEOUT = 1.5
 COVERAGE = 0.8
 
 #: Quick: 20 runs of 1e5 s (about 500 failures per member and run), 12 %; slow: 40 runs of
@@ -60,50 +52,12 @@ PLANS = variants(
 )
 
 
-def theory(coverage: float, coverage_on: str) -> float:
-    """The chain's unavailability for the module's parameters."""
-    chain, up = active_passive_chain(
-        MTTF,
-        MTTR,
-        detection=TIMEOUT - HEARTBEAT / 2,
-        switchover=PROMOTION,
-        coverage=coverage,
-        coverage_on=coverage_on,
-    )
-    return 1.0 - chain.availability(up)
-
-
-def run_pair(seed: int, plan: Plan, coverage: float) -> float:
-    """One replication: the downtime share over the measured window."""
-    sim = hs.Simulation(seed=seed, record="aggregate")
-    failures = hs.Failures(ttf=hs.Exponential(mean=MTTF), ttr=hs.Exponential(mean=MTTR))
-    p = hs.Server(sim, "p", failures=failures)  # no traffic: only up or down matters
-    s = hs.Server(sim, "s", failures=failures)
-    ap = ActivePassive(
-        sim,
-        "ap",
-        primary=p,
-        standby=s,
-        heartbeat=HEARTBEAT,
-        timeout=TIMEOUT,
-        promotion_delay=hs.Exponential(mean=PROMOTION),
-        coverage=coverage,
-        coverage_on="any",
-        failback="stay",
-        healthy_after=1,
-    )
-    sim.up_when(lambda: ap.up)
-    summary = sim.run(until=plan.horizon, warmup=plan.warmup).summary()
-    check_conservation(summary)
-    return summary["downtime"] / summary["window"]
-
-
 @pytest.mark.parametrize("plan", PLANS)
 def test_a_duplex_with_coverage_on_any_failure_matches_its_markov_chain(plan):
     """Simulated unavailability = the 14-state chain's, within the t-interval; and it is
     clearly not the chain with coverage on promotions only (the standby's share shows)."""
     expected = theory(COVERAGE, "any")
     assert expected > 1.25 * theory(COVERAGE, "active")  # the two modes are far apart
-    estimate = replicate(lambda seed: run_pair(seed, plan, COVERAGE), plan)
+    estimate = replicate(lambda seed: run_pair(seed, plan, COVERAGE, "any"), plan)
     what = f"duplex unavailability, coverage {COVERAGE} on any failure"
     check(what, estimate, expected, plan.rel)

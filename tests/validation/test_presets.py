@@ -34,7 +34,7 @@ import hasim as hs
 from hasim.analytic.detection import check_detection_time
 
 from .stats import Plan, check, t_interval, variants
-from .test_detection import TARGETS, crash_onsets, first_verdicts
+from .test_detection import TARGETS, crash_onsets, first_verdicts, hanging_targets
 
 #: In units of the preset's interval (scaled by ``_scaled``).
 PLANS = variants(
@@ -85,31 +85,7 @@ def hang_run(seed: int, plan: Plan, hc: hs.HealthCheck) -> list[float]:
     As ``test_detection.hung_run``: a hang is a slowdown by 1e9 (the probe in service keeps the
     service time it drew and succeeds), cleared by a crash and an immediate restart.
     """
-    i, n, timeout = hc.interval, hc.unhealthy_after, hc.timeout
-    sim = hs.Simulation(seed=seed, record="aggregate")
-    web = [
-        hs.Server(sim, f"web{k}", workers=1, service_time=hs.Deterministic(0.001))
-        for k in range(TARGETS)
-    ]
-    hs.LoadBalancer(sim, "lb", backends=web, health_check=hc)
-    onsets: list[tuple[str, float]] = []
-    hang = (n + 2) * i + timeout
-
-    def lifecycle(server):
-        up = sim.rng(server.name, "test-hangs")
-        while True:
-            yield sim.env.timeout(up.uniform(20 * i, 40 * i))
-            onsets.append((server.name, sim.now))
-            server.degrade(1e9)
-            yield sim.env.timeout(hang)
-            server.fail()
-            server.recover()
-
-    for server in web:
-        sim.env.process(lifecycle(server))
-    result = sim.run(until=plan.horizon, warmup=plan.warmup)
-    kept = [(name, t, t + hang) for name, t in onsets if plan.warmup <= t < plan.horizon - hang]
-    return first_verdicts(result.detections, kept)
+    return hanging_targets(seed, plan, hc)[1]
 
 
 @pytest.mark.parametrize("plan", PLANS)
