@@ -190,3 +190,95 @@ def test_models_lists_a_design_files_parameters_with_their_comments(capsys, smal
     assert out.splitlines()[0].startswith("small")
     assert any(line.split()[:2] == ["mttf", "20m"] and "mean time to failure" in line
                for line in out.splitlines())  # fmt: skip
+
+
+CHAOTIC = """\
+[design]
+up = "k_of_n(1, web)"
+
+[server.web]
+count = 2
+failures = { ttf = { kind = "exponential", mean = "1000y" }, ttr = "5m" }
+
+[workload]
+rate = 1.0
+
+[[fault]]
+kind = "crash"
+target = "web0"
+at = "10m"
+duration = "5m"
+
+[[fault]]
+kind = "crash"
+target = "web1"
+at = "10m"
+duration = "5m"
+"""
+
+MORE_CHAOS = """\
+[[fault]]
+kind = "crash"
+target = "web0"
+at = "20m"
+duration = "5m"
+
+[[fault]]
+kind = "crash"
+target = "web1"
+at = "20m"
+duration = "5m"
+"""
+
+
+def test_a_files_fault_schedule_applies_in_every_run_and_chaos_adds_to_it(capsys, tmp_path):
+    """No random failure in an hour (MTTF 1000 y): the downtime is the schedules' alone."""
+    path, extra = tmp_path / "chaotic.toml", tmp_path / "more.toml"
+    path.write_text(CHAOTIC)
+    extra.write_text(MORE_CHAOS)
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 0, err
+    assert "chaos schedule of 2 faults" in out
+    flags = ["--reps", "2", "--horizon", "1h", "--workers", "1", "--json"]
+    code, out, err = run_cli(capsys, "run", path, *flags)
+    assert code == 0, err
+    metrics = json.loads(out)["metrics"]
+    assert metrics["downtime"]["ci95"] == [300.0, 300.0] and metrics["incidents"]["mean"] == 1
+    code, out, err = run_cli(capsys, "run", path, *flags, "--chaos", extra)
+    assert code == 0, err
+    metrics = json.loads(out)["metrics"]
+    assert metrics["downtime"]["ci95"] == [600.0, 600.0] and metrics["incidents"]["mean"] == 2
+
+
+def test_check_refuses_a_fault_on_an_unknown_component_with_its_line(capsys, tmp_path):
+    path = tmp_path / "chaotic.toml"
+    path.write_text(CHAOTIC.replace('target = "web1"', 'target = "web7"'))
+    code, out, err = run_cli(capsys, "check", path)
+    assert code == 2
+    assert f"{path}:17: [[fault]] no component named 'web7'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_draw_shows_a_balancers_preset_checks_and_fail_open():
+    from hasim.designfile import Design
+    from hasim.designfile.drawing import layout
+
+    text = """\
+[server.web]
+count = 2
+
+[balancer.lb]
+preset = "alb"
+backends = ["web"]
+
+[balancer.edge]
+preset = "envoy"
+backends = ["lb"]
+when_all_unhealthy = "reject"
+health_check = { interval = "2s", unhealthy_after = 3 }
+"""
+    boxes = layout(Design(text, "x.toml"))["boxes"]
+    assert boxes["lb"][4][1] == "ALB · round robin"
+    assert boxes["lb"][4][4] == "ALB checks 30s ×2 · fail-open"
+    assert boxes["edge"][4][1] == "Envoy · round robin"
+    assert boxes["edge"][4][4] == "checks 2s ×3 · ejects at 5 errors"  # no fail-open: reject
