@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hasim import network
-from hasim.errors import check_positive, check_probability, config_error
+from hasim.errors import check_choice, check_positive, check_probability, config_error
 from hasim.health import ActiveChecker, HealthCheck, OutlierDetection
 from hasim.metrics.recorder import ERROR, LOST, OK, REJECTED, TIMEOUT
 from hasim.node import DOWN, Forwarder, Reply
@@ -252,9 +252,7 @@ class LoadBalancer(Forwarder):
         Raises:
             ConfigError: for an unknown preset (the message lists the known ones).
         """
-        if not isinstance(preset, str) or preset not in _LB_PRESETS:
-            known = ", ".join(repr(n) for n in _LB_PRESETS)
-            raise config_error("LoadBalancer", "preset", f"one of {known}", preset)
+        check_choice("LoadBalancer", "preset", preset, tuple(_LB_PRESETS))
         return cls(sim, name, **{**_LB_PRESETS[preset](), **kwargs})
 
     @staticmethod

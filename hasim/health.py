@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hasim import network, units
 from hasim.dist import Uniform
-from hasim.errors import check_int, check_positive, check_probability, config_error
+from hasim.errors import check_choice, check_int, check_positive, check_probability, config_error
 from hasim.metrics.recorder import OK
 from hasim.node import DOWN
 
@@ -142,9 +142,7 @@ class HealthCheck:
             ConfigError: for an unknown name (the message lists the known ones) or bad
                 overrides.
         """
-        if not isinstance(name, str) or name not in _HC_PRESETS:
-            known = ", ".join(repr(n) for n in _HC_PRESETS)
-            raise config_error("HealthCheck", "preset", f"one of {known}", name)
+        check_choice("HealthCheck", "preset", name, tuple(_HC_PRESETS))
         return cls(**{**_HC_PRESETS[name], **overrides})
 
     @staticmethod
@@ -268,9 +266,7 @@ class OutlierDetection:
             ConfigError: for an unknown name (the message lists the known ones) or bad
                 overrides.
         """
-        if not isinstance(name, str) or name not in _OD_PRESETS:
-            known = ", ".join(repr(n) for n in _OD_PRESETS)
-            raise config_error("OutlierDetection", "preset", f"one of {known}", name)
+        check_choice("OutlierDetection", "preset", name, tuple(_OD_PRESETS))
         return cls(**{**_OD_PRESETS[name], **overrides})
 
     @staticmethod

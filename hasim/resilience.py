@@ -44,6 +44,7 @@ import numpy as np
 
 from hasim.dist import Uniform
 from hasim.errors import (
+    check_choice,
     check_nonnegative,
     check_positive,
     config_error,
@@ -311,9 +312,7 @@ class RetryBudget:
             ConfigError: for an unknown name (the message lists the known ones) or bad
                 overrides.
         """
-        if not isinstance(name, str) or name not in _BUDGET_PRESETS:
-            known = ", ".join(repr(n) for n in _BUDGET_PRESETS)
-            raise config_error("RetryBudget", "preset", f"one of {known}", name)
+        check_choice("RetryBudget", "preset", name, tuple(_BUDGET_PRESETS))
         return cls(**{**_BUDGET_PRESETS[name], **overrides})
 
     @staticmethod
