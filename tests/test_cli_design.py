@@ -271,14 +271,20 @@ count = 2
 preset = "alb"
 backends = ["web"]
 
+[balancer.web_lb]
+backends = ["web"]
+health_check = { preset = "nlb" }
+
 [balancer.edge]
 preset = "envoy"
-backends = ["lb"]
+backends = ["lb", "web_lb"]
 when_all_unhealthy = "reject"
 health_check = { interval = "2s", unhealthy_after = 3 }
 """
     boxes = layout(Design(text, "x.toml"))["boxes"]
     assert boxes["lb"][4][1] == "ALB · round robin"
-    assert boxes["lb"][4][4] == "ALB checks 30s ×2 · fail-open"
+    assert boxes["lb"][4][4] == "checks 30s ×2 · fail-open"
+    assert boxes["web_lb"][4][1] == "balancer · round robin"
+    assert boxes["web_lb"][4][4] == "NLB checks 30s ×2"  # no preset: rejects with none healthy
     assert boxes["edge"][4][1] == "Envoy · round robin"
-    assert boxes["edge"][4][4] == "checks 2s ×3 · ejects at 5 errors"  # no fail-open: reject
+    assert boxes["edge"][4][4] == "checks 2s ×3 · ejection · panic <50%"

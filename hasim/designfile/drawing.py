@@ -102,7 +102,8 @@ def _balancer_text(component: Any, check_preset: str | None) -> str:
     """A balancer's health check, ejection and what it does with no healthy backend.
 
     E.g. ``"ALB checks 30s ×2 · fail-open"``: a probe every 30 s, 2 failed in a row
-    mark a backend unhealthy.
+    mark a backend unhealthy, and with none healthy it sends to them all; ``"ejection"``:
+    outlier detection; ``"panic <50%"``: below that share healthy it sends to them all.
     """
     parts = []
     check = component.health_check
@@ -110,8 +111,10 @@ def _balancer_text(component: Any, check_preset: str | None) -> str:
         who = _PRESET_NAMES.get(check_preset, check_preset or "") if check_preset else ""
         parts.append(f"{who} checks {_short(check.interval)} ×{check.unhealthy_after}".strip())
     if component.outlier_detection is not None:
-        parts.append(f"ejects at {component.outlier_detection.consecutive_errors} errors")
-    if component.when_all_unhealthy == "fail_open":
+        parts.append("ejection")
+    if component.panic_threshold > 0:
+        parts.append(f"panic <{component.panic_threshold:.0%}")
+    elif component.when_all_unhealthy == "fail_open":
         parts.append("fail-open")
     return " · ".join(parts)
 
@@ -140,7 +143,10 @@ def layout(design: Design, **params: Any) -> dict[str, Any]:
             if name in built.presets:
                 preset = _PRESET_NAMES.get(built.presets[name], built.presets[name])
                 lines[name][1] = lines[name][1].replace("balancer", preset, 1)
-            lines[name].append(_balancer_text(obj, built.check_presets.get(name)))
+            check_preset = built.check_presets.get(name)
+            if check_preset == built.presets.get(name):  # the second line names it already
+                check_preset = None
+            lines[name].append(_balancer_text(obj, check_preset))
         box_kind[name] = kind.split(":")[0]
     arrows = [a for a in built.arrows if a[2] != "parent"]
     for src, dst, style in arrows:  # a store's replicas are boxes of their own
