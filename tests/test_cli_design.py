@@ -248,6 +248,9 @@ def test_a_files_fault_schedule_applies_in_every_run_and_chaos_adds_to_it(capsys
     assert code == 0, err
     metrics = json.loads(out)["metrics"]
     assert metrics["downtime"]["ci95"] == [600.0, 600.0] and metrics["incidents"]["mean"] == 2
+    code, out, err = run_cli(capsys, "run", path, *flags, "--no-traffic")  # state only
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["downtime"]["ci95"] == [300.0, 300.0]
 
 
 def test_check_refuses_a_fault_on_an_unknown_component_with_its_line(capsys, tmp_path):

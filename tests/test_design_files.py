@@ -543,6 +543,31 @@ def test_failover_coverage_on_passes_through_as_in_python():
     assert active.check().by_name["vip"].coverage_on == "active"
 
 
+def test_the_docs_fragments_of_the_new_keys_check():
+    """The docs' balancer, quorum, workload and [[fault]] examples, in a design, are valid."""
+    docs = (ROOT / "docs" / "design_files.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", docs, re.S)
+    web = '[zone.az1]\n\n[server.web]\ncount = 3\nzone = "az1"\n'
+    web += 'failures = { ttf = "30d", ttr = "20m" }\n'
+    lb = '\n[balancer.lb]\nbackends = ["web"]\n'
+    found = {"balancer": 0, "store": 0, "workload": 0, "fault": 0}
+    for block in blocks:
+        if block.startswith("[balancer.lb]\npreset"):
+            found["balancer"] += 1
+            built = design(web + "\n" + block).check()
+            assert built.by_name["lb"].when_all_unhealthy == "reject"
+        elif block.startswith("[store.kv]"):
+            found["store"] += 1
+            assert design(block).check().by_name["kv"].wars is not None
+        elif "budget = { preset" in block:
+            found["workload"] += 1
+            assert design(web + lb + "\n" + block).workload.hedge is not None
+        elif block.startswith("[[fault]]"):
+            found["fault"] += 1
+            assert len(design(web + "\n" + block).check().chaos.actions) == 2
+    assert found == {"balancer": 1, "store": 1, "workload": 1, "fault": 1}
+
+
 # -- malformed files: one line naming the file, the line, the table and the key --------------------
 
 
