@@ -94,6 +94,24 @@ def test_compare_mixes_ready_models_and_design_files(capsys):
     assert "paired difference in uptime" in out
 
 
+def test_compare_files_whose_experiments_differ_needs_only_the_flags_that_settle_it(
+    capsys, small, tmp_path
+):
+    """Two files that disagree on reps and horizon: refused, naming the setting, until the
+    command line gives it; a flag settles it for every file."""
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL.replace("reps = 2", "reps = 3").replace('"30m"', '"20m"'))
+    code, _, err = run_cli(capsys, "compare", small, other, "--workers", "1")
+    assert code == 2 and "differ in reps (2 and 3): give --reps" in err
+    code, _, err = run_cli(capsys, "compare", small, other, "--workers", "1", "--reps", "1")
+    assert code == 2 and "differ in horizon" in err and "give --horizon" in err
+    code, out, err = run_cli(
+        capsys, "compare", small, other, "--workers", "1", "--reps", "1", "--horizon", "10m"
+    )
+    assert code == 0, err
+    assert out.startswith("1 replication of 10 min")
+
+
 def test_sweep_uses_the_files_grid_unless_given_one(capsys, small, tmp_path):
     gridded = tmp_path / "gridded.toml"
     gridded.write_text(SMALL.replace("seed = 4", "seed = 4\ngrid = { workers = [1, 3] }"))
