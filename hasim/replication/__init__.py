@@ -3,8 +3,9 @@
 ``history`` records what clients asked and saw, ``store`` holds a replica's
 data and the shape every protocol shares, ``workload`` issues reads and
 writes, ``checker`` judges a history (lost writes, monotonic and stale reads,
-linearizability, one leader per term), and ``linearizability`` holds the
-linearizability engine with its counterexamples.
+linearizability, one leader per term), ``linearizability`` holds the
+linearizability check with its counterexamples, and ``wing_gong`` the search it
+runs on each key (Wing & Gong with Lowe's memoisation, Gibbons and Korach's zones).
 """
 
 from __future__ import annotations
