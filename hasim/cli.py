@@ -454,7 +454,7 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag}: the folder of {path!r} does not exist")
     if args.plot is not None:
         _check_plot_format(args.plot)
-    workload = _workload(args, refs)
+    workload = _workload(args, refs, params, grid)
     if workload is None:  # --no-traffic, or design files without traffic: uptime is the metric
         args.no_traffic = True
     if args.chaos is not None:
@@ -545,7 +545,9 @@ def _file_settings(refs: list[Any], given: set[str]) -> dict[str, Any]:
     return merged
 
 
-def _workload(args: argparse.Namespace, refs: list[Any]) -> Any:
+def _workload(
+    args: argparse.Namespace, refs: list[Any], params: dict[str, Any], grid: dict[str, list]
+) -> Any:
     if args.think is not None and args.users is None:
         raise ConfigError("--think applies to a closed loop: give --users too")
     if args.no_traffic:
@@ -561,7 +563,7 @@ def _workload(args: argparse.Namespace, refs: list[Any]) -> Any:
 
             workload["think_time"] = Exponential(mean=args.think)
     else:
-        defaults = {ref.label: _module_workload(ref) for ref in refs}
+        defaults = {ref.label: _module_workload(ref, params, grid) for ref in refs}
         distinct = {json.dumps(w, sort_keys=True, default=repr) for w in defaults.values()}
         if len(distinct) > 1:
             raise ConfigError(
@@ -583,14 +585,25 @@ def _workload(args: argparse.Namespace, refs: list[Any]) -> Any:
     return workload
 
 
-def _module_workload(ref: Any) -> dict[str, Any]:
+def _module_workload(ref: Any, params: dict[str, Any], grid: dict[str, list]) -> Any:
     """The model module's optional ``WORKLOAD`` dict, else an open loop at DEFAULT_RATE.
 
-    A design file's ``[workload]`` may also be None (no traffic) or a ``FileWorkload``.
+    A design file's ``[workload]`` may also be None (no traffic) or a ``FileWorkload``,
+    and may use parameters: ``--set`` changes it; one workload serves every grid point,
+    so a ``--grid`` parameter it uses is refused.
     """
     module = ref.module()
     workload = getattr(module, "WORKLOAD", None)
-    if getattr(module, "DESIGN", None) is not None and hasattr(module, "WORKLOAD"):
+    design = getattr(module, "DESIGN", None)
+    if design is not None and hasattr(module, "WORKLOAD"):
+        workload = design.workload_for(params)
+        for name, values in grid.items():
+            if any(design.workload_for({**params, name: v}) != workload for v in values):
+                raise ConfigError(
+                    f"sweep: --grid {name}: the [workload] of {ref.label} uses it, and one "
+                    "workload serves every grid point; sweep a parameter of the components, "
+                    "or run each value with --set"
+                )
         return workload
     if workload is None:
         return {"rate": DEFAULT_RATE}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hasim.cli import main
+from hasim.designfile import load_design
 
 ROOT = Path(__file__).resolve().parents[1]
 LB = str(ROOT / "models" / "lb_cluster.toml")
@@ -110,6 +111,31 @@ def test_compare_files_whose_experiments_differ_needs_only_the_flags_that_settle
     )
     assert code == 0, err
     assert out.startswith("1 replication of 10 min")
+
+
+def test_a_workload_that_uses_a_parameter_follows_set_and_refuses_a_grid_over_it(capsys, tmp_path):
+    """``rate = "${rate}"``: --set rate=6 sends six times the requests of the default;
+    a --grid over rate is refused (one workload serves every grid point)."""
+    path = tmp_path / "paced.toml"
+    path.write_text(
+        SMALL.replace('mttf = "20m"', 'mttf = "20m"\nrate = 1.0').replace(
+            "rate = 1.0\n\n[experiment]", 'rate = "${rate}"\n\n[experiment]'
+        )
+    )
+    design = load_design(path)
+    assert design.workload == {"rate": 1.0}
+    assert design.workload_for({"rate": 6.0}) == {"rate": 6.0}
+    assert design.workload_for({"mttf": 60.0, "other": 1}) == {"rate": 1.0}
+    issued = []
+    for extra in ((), ("--set", "rate=6")):
+        code, out, err = run_cli(capsys, "run", path, "--workers", "1", "--json", *extra)
+        assert code == 0, err
+        issued.append(json.loads(out.splitlines()[0])["metrics"]["issued"]["mean"])
+    assert 4 * issued[0] < issued[1] < 8 * issued[0]
+    code, _, err = run_cli(capsys, "sweep", path, "--workers", "1", "--grid", "rate=1,2")
+    assert code == 2 and "--grid rate: the [workload] of paced uses it" in err
+    code, _, err = run_cli(capsys, "sweep", path, "--workers", "1", "--grid", "workers=1,2")
+    assert code == 0, err
 
 
 def test_sweep_uses_the_files_grid_unless_given_one(capsys, small, tmp_path):

@@ -14,6 +14,7 @@ allowed, in one line (``DesignError``)::
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -95,7 +96,8 @@ class Design:
         self.defaults = self.resolve({})
         self.has_workload = "workload" in data
         self.grid_tokens: dict[str, dict[str, str]] = {}
-        self.workload = self._read_workload(self._table(data, "workload"))
+        self._workload_table = self._table(data, "workload")
+        self.workload = self._read_workload(self._workload_table)
         self.experiment = self._read_experiment(self._table(data, "experiment"))
         self.check()
 
@@ -264,6 +266,19 @@ class Design:
             return names[name]
 
         return lookup
+
+    def workload_for(self, given: Mapping[str, Any]) -> Any:
+        """The workload with the parameters ``given`` (``[workload]`` may use ``${...}``).
+
+        ``workload`` is the one with the defaults; names ``given`` that the design does
+        not have are ignored (a comparison's ``--set`` may name another design's).
+        """
+        known = {name: value for name, value in given.items() if name in self.params}
+        if not known or not self._workload_table:
+            return self.workload
+        other = copy.copy(self)
+        other.defaults = self.resolve(known)
+        return other._read_workload(self._workload_table)
 
     def _read_workload(self, table: dict[str, Any]) -> Any:
         from hasim.designfile.workload import read_workload
