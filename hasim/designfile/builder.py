@@ -265,7 +265,9 @@ class Builder:
             if isinstance(check, dict) and isinstance(check.get("preset"), str):
                 self.check_presets[name] = check["preset"]
             if "preset" in values:
-                preset = self._preset(path, where, "preset", values["preset"], hs.LoadBalancer)
+                preset = self.design.preset_name(
+                    path, where, "preset", values["preset"], hs.LoadBalancer
+                )
                 lb = hs.LoadBalancer.preset(preset, sim, name, backends=backends, **args)
                 self.presets[name] = preset
                 if "health_check" not in values:
@@ -405,8 +407,7 @@ class Builder:
             )
         spec = {**schema.FAILURE_KINDS[kind], "kind": Key(lambda v: v, arg="")}
         prefix = ".".join(keys)
-        values = design.convert(where, path, _prefixed(spec, prefix), _prefix(table, prefix), scope)
-        values = _unprefix(values)
+        values = design.convert_table(where, path, prefix, spec, table, scope)
         values.pop("kind", None)
         if "crews" in values:
             crew = self.single(path, where, f"{prefix}.crews".lstrip("."), values["crews"])
@@ -466,47 +467,19 @@ class Builder:
                 f"{where} health_check must be a table "
                 f'such as {{ interval = "5s", timeout = "1s" }}, got {value!r}',
             )
-        spec = _prefixed(schema.HEALTH_CHECK, "health_check")
-        values = _unprefix(
-            self.design.convert(where, path, spec, _prefix(value, "health_check"), scope)
+        values = self.design.convert_table(
+            where, path, "health_check", schema.HEALTH_CHECK, value, scope
         )
         preset = values.pop("preset", None)
-        known = getattr(hs.HealthCheck, "presets", lambda: ())()
-        if preset is not None and known and preset not in known:
-            self.design.fail(
-                path,
-                ("health_check",),
-                f"{where} health_check.preset must be one "
-                f"of {', '.join(known)}{suggest(preset, known)}, got {preset!r}",
-            )
+        if preset is not None:
+            key = "health_check.preset"
+            preset = self.design.preset_name(path, where, key, preset, hs.HealthCheck)
         try:
             if preset is None:
                 return hs.HealthCheck(**values)
-            make = getattr(hs.HealthCheck, "preset", None)
-            if make is None:
-                self.design.fail(
-                    path,
-                    ("health_check",),
-                    f"{where} health_check.preset needs "
-                    "hasim.HealthCheck.preset, which this version lacks",
-                )
-            return make(preset, **values)
-        except DesignError:
-            raise
+            return hs.HealthCheck.preset(preset, **values)
         except (ConfigError, TypeError) as error:
             self.design.fail(path, ("health_check",), f"{where} health_check: {error}")
-
-    def _preset(self, path: tuple, where: str, key: str, preset: str, cls: type) -> str:
-        """``preset`` if ``cls.presets()`` knows it; a DesignError naming ``key`` otherwise."""
-        known = cls.presets()
-        if preset not in known:
-            self.design.fail(
-                path,
-                tuple(key.split(".")[:1]),
-                f"{where} {key} must be one of {', '.join(known)}{suggest(preset, known)}, "
-                f"got {preset!r}",
-            )
-        return preset
 
     def _outlier_detection(self, path: tuple, where: str, value: Any, scope: Any) -> Any:
         import hasim as hs
@@ -518,19 +491,17 @@ class Builder:
                 f"{where} outlier_detection must be a table such as "
                 f'{{ preset = "envoy" }} or {{ consecutive_errors = 5 }}, got {value!r}',
             )
-        spec = _prefixed(schema.OUTLIER_DETECTION, "outlier_detection")
-        values = _unprefix(
-            self.design.convert(where, path, spec, _prefix(value, "outlier_detection"), scope)
+        values = self.design.convert_table(
+            where, path, "outlier_detection", schema.OUTLIER_DETECTION, value, scope
         )
         preset = values.pop("preset", None)
+        if preset is not None:
+            key = "outlier_detection.preset"
+            preset = self.design.preset_name(path, where, key, preset, hs.OutlierDetection)
         try:
             if preset is None:
                 return hs.OutlierDetection(**values)
-            key = "outlier_detection.preset"
-            preset = self._preset(path, where, key, preset, hs.OutlierDetection)
             return hs.OutlierDetection.preset(preset, **values)
-        except DesignError:
-            raise
         except ConfigError as error:
             self.design.fail(path, ("outlier_detection",), f"{where} outlier_detection: {error}")
 
@@ -544,8 +515,7 @@ class Builder:
                 f"{where} wars must be a table such as "
                 f'{{ write = "2ms", ack = "1ms" }}, got {value!r}',
             )
-        spec = _prefixed(schema.WARS, "wars")
-        values = _unprefix(self.design.convert(where, path, spec, _prefix(value, "wars"), scope))
+        values = self.design.convert_table(where, path, "wars", schema.WARS, value, scope)
         try:
             return hs.WARS(**values)
         except ConfigError as error:
@@ -566,18 +536,6 @@ class Builder:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _prefix(table: dict, prefix: str) -> dict:
-    return {f"{prefix}.{k}" if prefix else k: v for k, v in table.items()}
-
-
-def _prefixed(spec: dict, prefix: str) -> dict:
-    return {f"{prefix}.{k}" if prefix else k: v for k, v in spec.items()}
-
-
-def _unprefix(values: dict) -> dict:
-    return {k.rsplit(".", 1)[-1]: v for k, v in values.items()}
 
 
 def _key_of(message: str, body: dict) -> str | None:

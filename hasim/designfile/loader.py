@@ -230,6 +230,43 @@ class Design:
                 self.fail(path, (), f"{where} missing required key {key!r} (required: {allowed})")
         return out
 
+    def convert_table(
+        self,
+        where: str,
+        path: tuple[str, ...],
+        key: str,
+        spec: Mapping[str, schema.Key],
+        table: Mapping[str, Any],
+        scope: Any,
+    ) -> dict[str, Any]:
+        """``convert`` for a table nested under ``key`` (``health_check``, ``retry.budget``).
+
+        Errors name ``key.field``; the result is keyed by the fields' own names.
+        """
+        prefix = f"{key}." if key else ""
+        values = self.convert(
+            where,
+            path,
+            {prefix + k: v for k, v in spec.items()},
+            {prefix + k: v for k, v in table.items()},
+            scope,
+        )
+        return {k[len(prefix) :]: v for k, v in values.items()}
+
+    def preset_name(
+        self, path: tuple[str, ...], where: str, key: str, preset: Any, cls: type
+    ) -> Any:
+        """``preset`` if ``cls.presets()`` knows it; a DesignError naming ``key`` otherwise."""
+        known = cls.presets()
+        if preset not in known:
+            self.fail(
+                path,
+                tuple(key.split(".")[:1]),
+                f"{where} {key} must be one of {', '.join(known)}{suggest(str(preset), known)}, "
+                f"got {preset!r}",
+            )
+        return preset
+
     def value(
         self,
         where: str,

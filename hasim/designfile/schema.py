@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hasim import dist, units
+from hasim.designfile.expr import suggest
 from hasim.errors import ConfigError
 
 __all__ = [
@@ -221,8 +222,6 @@ def distribution(value: Any) -> dist.Distribution:
     if isinstance(value, dict):
         kind = value.get("kind")
         if kind not in DIST_KINDS:
-            from hasim.designfile.expr import suggest
-
             known = ", ".join(DIST_KINDS)
             hint = suggest(kind, DIST_KINDS) if isinstance(kind, str) else ""
             raise Bad(f"a distribution kind, one of {known}{hint}", kind, note="kind")
@@ -232,8 +231,6 @@ def distribution(value: Any) -> dist.Distribution:
             if key == "kind":
                 continue
             if key not in fields:
-                from hasim.designfile.expr import suggest
-
                 raise Bad(
                     f"a field of a {kind} distribution ({', '.join(fields)})"
                     + suggest(key, fields),

@@ -133,15 +133,9 @@ def _retry(design: Design, value: Any) -> Any:
             ("retry",),
             f"{where} retry must be a table such as {{ attempts = 3 }}, got {value!r}",
         )
-    spec = {f"retry.{k}": v for k, v in schema.RETRY.items()}
-    values = design.convert(
-        where,
-        path,
-        spec,
-        {f"retry.{k}": v for k, v in value.items()},
-        design.scope(design.defaults),
+    args = design.convert_table(
+        where, path, "retry", schema.RETRY, value, design.scope(design.defaults)
     )
-    args = {k.split(".", 1)[1]: v for k, v in values.items()}
     if "retry_on" in args:
         args["retry_on"] = tuple(args["retry_on"])
     if "backoff" in args:
@@ -168,7 +162,6 @@ def _retry(design: Design, value: Any) -> Any:
 def _budget(design: Design, value: Any) -> Any:
     """``retry.budget``: a ``RetryBudget`` table, or ``{ preset = ... }`` with overrides."""
     import hasim as hs
-    from hasim.designfile.expr import suggest
 
     where, path = "[workload]", ("workload",)
     if not isinstance(value, dict):
@@ -181,14 +174,7 @@ def _budget(design: Design, value: Any) -> Any:
     preset = value.get("preset")
     if preset is None:
         return _table(design, "retry.budget", value, schema.RETRY_BUDGET, hs.RetryBudget)
-    known = hs.RetryBudget.presets()
-    if preset not in known:
-        design.fail(
-            path,
-            ("retry",),
-            f"{where} retry.budget.preset must be one of {', '.join(known)}"
-            f"{suggest(str(preset), known)}, got {preset!r}",
-        )
+    design.preset_name(path, where, "retry.budget.preset", preset, hs.RetryBudget)
     options = {k: v for k, v in value.items() if k != "preset"}
 
     def make(**overrides: Any) -> Any:
@@ -201,15 +187,8 @@ def _table(design: Design, key: str, value: Any, spec: dict, cls: Callable[..., 
     where, path = "[workload]", ("workload",)
     if not isinstance(value, dict):
         design.fail(path, (key.split(".")[0],), f"{where} {key} must be a table, got {value!r}")
-    prefixed = {f"{key}.{k}": v for k, v in spec.items()}
-    values = design.convert(
-        where,
-        path,
-        prefixed,
-        {f"{key}.{k}": v for k, v in value.items()},
-        design.scope(design.defaults),
-    )
+    values = design.convert_table(where, path, key, spec, value, design.scope(design.defaults))
     try:
-        return cls(**{k.rsplit(".", 1)[1]: v for k, v in values.items()})
+        return cls(**values)
     except (ConfigError, TypeError) as error:
         design.fail(path, (key.split(".")[0],), f"{where} {key}: {error}")
