@@ -253,7 +253,7 @@ class LoadBalancer(Forwarder):
             ConfigError: for an unknown preset (the message lists the known ones).
         """
         check_choice("LoadBalancer", "preset", preset, tuple(_LB_PRESETS))
-        return cls(sim, name, **{**_LB_PRESETS[preset](), **kwargs})
+        return cls(sim, name, **{**_LB_PRESETS[preset], **kwargs})
 
     @staticmethod
     def presets() -> tuple[str, ...]:
@@ -511,25 +511,15 @@ def _check_service(
         raise config_error(owner, param, allowed, b.name)
 
 
-def _lb_presets() -> dict[str, Callable[[], dict[str, Any]]]:
-    def alb() -> dict[str, Any]:
-        return dict(health_check=HealthCheck.preset("alb"), when_all_unhealthy="fail_open")
-
-    def nlb() -> dict[str, Any]:
-        return dict(health_check=HealthCheck.preset("nlb"), when_all_unhealthy="fail_open")
-
-    def envoy() -> dict[str, Any]:
-        return dict(
-            health_check=HealthCheck.preset("envoy"),
-            outlier_detection=OutlierDetection.preset("envoy"),
-            panic_threshold=0.5,
-        )
-
-    def haproxy() -> dict[str, Any]:
-        return dict(health_check=HealthCheck.preset("haproxy"), when_all_unhealthy="reject")
-
-    return {"alb": alb, "nlb": nlb, "envoy": envoy, "haproxy": haproxy}
-
-
-#: The presets of ``LoadBalancer.preset``: name -> the constructor's arguments.
-_LB_PRESETS = _lb_presets()
+#: The presets of ``LoadBalancer.preset``: name -> the constructor's arguments (the checks
+#: are frozen dataclasses, so every balancer may share them).
+_LB_PRESETS: dict[str, dict[str, Any]] = {
+    "alb": dict(health_check=HealthCheck.preset("alb"), when_all_unhealthy="fail_open"),
+    "nlb": dict(health_check=HealthCheck.preset("nlb"), when_all_unhealthy="fail_open"),
+    "envoy": dict(
+        health_check=HealthCheck.preset("envoy"),
+        outlier_detection=OutlierDetection.preset("envoy"),
+        panic_threshold=0.5,
+    ),
+    "haproxy": dict(health_check=HealthCheck.preset("haproxy"), when_all_unhealthy="reject"),
+}
