@@ -161,11 +161,7 @@ class _Budget:
         if kind == "tokens":
             return self.tokens > self.config.max_tokens / 2
         start = now - self.window
-        requests, retries = self.requests, self.retries
-        while requests and requests[0] <= start:
-            requests.popleft()
-        while retries and retries[0] <= start:
-            retries.popleft()
+        requests, retries = _forget(self.requests, start), _forget(self.retries, start)
         if len(retries) + 1 > self.floor + self.ratio * len(requests):
             return False
         retries.append(now)
@@ -222,10 +218,10 @@ class AdaptiveThrottle:
 class _Throttle:
     """An AdaptiveThrottle at work: the times of recent requests and accepts."""
 
-    __slots__ = ("k", "window", "uniform", "requests", "accepts")
+    __slots__ = ("config", "window", "uniform", "requests", "accepts")
 
     def __init__(self, config: AdaptiveThrottle, uniform: Callable[[], float]) -> None:
-        self.k = config.k
+        self.config = config
         self.window = config.window
         self.uniform = uniform
         self.requests: deque[float] = deque()
@@ -234,16 +230,18 @@ class _Throttle:
     def admit(self, now: float) -> bool:
         """Count a try at ``now``; say whether it may go (False: refuse it locally)."""
         start = now - self.window
-        requests, accepts = self.requests, self.accepts
-        while requests and requests[0] <= start:
-            requests.popleft()
-        while accepts and accepts[0] <= start:
-            accepts.popleft()
-        n = len(requests)
-        p = (n - self.k * len(accepts)) / (n + 1)
+        requests, accepts = _forget(self.requests, start), _forget(self.accepts, start)
+        p = self.config.reject_probability(len(requests), len(accepts))
         requests.append(now)
         return p <= 0.0 or self.uniform() >= p
 
     def accept(self, now: float) -> None:
         """The target answered a try ``ok`` at ``now``."""
         self.accepts.append(now)
+
+
+def _forget(times: deque[float], start: float) -> deque[float]:
+    """``times`` (oldest first) without those at or before ``start``: a sliding window."""
+    while times and times[0] <= start:
+        times.popleft()
+    return times
