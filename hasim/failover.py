@@ -213,6 +213,14 @@ class ActivePassive(Forwarder):
         )
 
     @property
+    def _waiting(self) -> bool:
+        """Whether it waits for a member to heal: no failover or reconfiguration meanwhile.
+
+        After a failed promotion (``_stuck``) or an uncovered standby failure (``_wedged``).
+        """
+        return self._stuck or self._wedged is not None
+
+    @property
     def active_name(self) -> str:
         """The name of the member the manager believes active."""
         return self.active.name
@@ -253,7 +261,7 @@ class ActivePassive(Forwarder):
             for m in self.members:
                 m.due = now + self.timeout
                 self._arm(m)
-            if self.active.suspected and not self._stuck and self._wedged is None:
+            if self.active.suspected and not self._waiting:
                 self._start_failover(self.active)
 
     # -- heartbeats and suspicion ----------------------------------------------------
@@ -296,7 +304,7 @@ class ActivePassive(Forwarder):
             m.streak = 0
             self.sim.detected(self.name, m.name, False)
             if m is self.active:
-                if not self._stuck and self._wedged is None:
+                if not self._waiting:
                     self._start_failover(m)
             elif self.coverage_on == "any":
                 self._standby_failed(m)
@@ -342,7 +350,7 @@ class ActivePassive(Forwarder):
 
     def _standby_failed(self, m: _Member) -> None:
         """Run on the active member alone: covered with probability ``coverage``."""
-        if self.active.suspected or self._stuck or self._wedged is not None:
+        if self.active.suspected or self._waiting:
             return  # the pair is not running on a trusted active: nothing to reconfigure
         if self._standby_coverage() < self.coverage:
             return
@@ -356,7 +364,7 @@ class ActivePassive(Forwarder):
         if m is self._wedged:  # back from an uncovered failure: the pair runs again
             self._wedged = None
             self.sim._state_changed(self.name, self)
-            if self.active.suspected and not self._stuck:
+            if self.active.suspected and not self._waiting:
                 self._start_failover(self.active)
         if m is self.active:
             self._stuck = False
