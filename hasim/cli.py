@@ -192,18 +192,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = False) -> None:
-    """The options of run, compare and sweep (not via parents=: they lose their groups)."""
-    run = command.add_argument_group("runs")
-    run.add_argument(
+def _add_set_option(group: Any, help: str) -> None:
+    """``--set NAME=VALUE`` (repeatable), collected in ``args.settings``."""
+    group.add_argument(
         "--set",
         dest="settings",
         metavar="NAME=VALUE",
         type=_setting,
         action="append",
         default=[],
-        help="a model parameter (repeatable); literals, durations (mttr=20m) or text",
+        help=help,
     )
+
+
+def _add_run_options(command: argparse.ArgumentParser, *, faults_out: bool = False) -> None:
+    """The options of run, compare and sweep (not via parents=: they lose their groups)."""
+    run = command.add_argument_group("runs")
+    _add_set_option(run, "a model parameter (repeatable); literals, durations (mttr=20m) or text")
     run.add_argument(
         "--horizon",
         type=_duration,
@@ -322,15 +327,7 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument(
         "-o", "--output", metavar="FILE", help="the picture (.png, .svg, .pdf; default FILE.png)"
     )
-    draw.add_argument(
-        "--set",
-        dest="settings",
-        metavar="NAME=VALUE",
-        type=_setting,
-        action="append",
-        default=[],
-        help="a design parameter (repeatable)",
-    )
+    _add_set_option(draw, "a design parameter (repeatable)")
     models = commands.add_parser(
         "models",
         help="list the ready models and their parameters",
@@ -412,19 +409,12 @@ def _experiment(args: argparse.Namespace) -> int:
             raise ConfigError(f"sweep: --grid {name} is given twice")
         grid[name] = values
         tokens[name] = {repr(v): t for v, t in zip(values, typed, strict=True)}
-    given = {  # settings the command line gives: the files need not agree on them
-        name
-        for name, flag in (
-            ("reps", args.reps if args.target is None else args.target),
-            ("target", args.reps if args.target is None else args.target),
-            ("horizon", args.horizon),
-            ("warmup", args.warmup),
-            ("seed", args.seed),
-            ("grid", grid or None),
-            ("grid_tokens", grid or None),
-        )
-        if flag is not None
-    }
+    # Settings the command line gives: the design files need not agree on them.
+    given = {name for name in ("horizon", "warmup", "seed") if getattr(args, name) is not None}
+    if args.reps is not None or args.target is not None:
+        given |= {"reps", "target"}
+    if grid:
+        given |= {"grid", "grid_tokens"}
     defaults = _file_settings(refs, given)  # the design files' [experiment] sections
     if not grid and "grid" in defaults:
         grid, tokens = defaults["grid"], defaults["grid_tokens"]
@@ -520,8 +510,6 @@ def _file_settings(refs: list[Any], given: set[str]) -> dict[str, Any]:
 
     The files must agree on each setting the command line does not give (``given``).
     """
-    from hasim import units as u
-
     merged: dict[str, Any] = {}
     for ref in refs:
         design = getattr(ref.module(), "DESIGN", None)
@@ -536,7 +524,8 @@ def _file_settings(refs: list[Any], given: set[str]) -> dict[str, Any]:
             if name in merged and repr(merged[name]) != repr(value):
                 flag = {"target": "--reps or --target", "grid_tokens": "--grid"}.get(name, name)
                 flag = flag if flag.startswith("--") else f"--{flag}"
-                shown = {"horizon": u.format_duration, "warmup": u.format_duration}.get(name, repr)
+                duration = units.format_duration
+                shown = {"horizon": duration, "warmup": duration}.get(name, repr)
                 raise ConfigError(
                     f"the design files' [experiment] sections differ in {name} "
                     f"({shown(merged[name])} and {shown(value)}): give {flag}"
